@@ -1,0 +1,39 @@
+// The `swarmline` command: one file per subcommand, each registering itself on the program.
+import { Command, CommanderError } from "commander";
+import { registerCommands } from "./commands.js";
+
+/** Exit code a subcommand action reports through `setExit`; 0 only on success. */
+let exitCode = 0;
+export const setExit = (code: number): void => {
+  exitCode = code;
+};
+
+export const buildProgram = (): Command => {
+  const program = new Command("swarmline")
+    .description(
+      "Train one neural network across many untrusted machines: an event-sourced actor system on NATS JetStream.",
+    )
+    .version("0.1.0")
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride();
+  registerCommands(program);
+  for (const sub of program.commands) sub.exitOverride().showHelpAfterError("(add --help for usage)");
+  return program;
+};
+
+/** Runs the CLI and resolves to the process exit code. */
+export const main = async (argv: readonly string[]): Promise<number> => {
+  exitCode = 0;
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version arrive here with exit code 0; bad flags with 1.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    process.stderr.write(`swarmline: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+};
