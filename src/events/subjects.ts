@@ -1,0 +1,47 @@
+// Every NATS subject and stream name Swarmline uses, built here and nowhere else. Subjects put
+// the publishing actor in its own token so NATS permissions can confine a miner to its own name.
+
+/** Run ids and actor names become subject tokens: letters, digits, `_` and `-` only. */
+export const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export const isToken = (s: string): boolean => TOKEN.test(s);
+
+const token = (kind: string, s: string): string => {
+  if (!TOKEN.test(s)) throw new Error(`${kind} ${JSON.stringify(s)} is not a valid subject token (use [A-Za-z0-9_-], 1-64 chars)`);
+  return s;
+};
+
+/** Data directions on the pipeline: activations flow down, gradients flow back. */
+export type DataKind = "act" | "grad" | "part";
+
+export const subjects = {
+  /**
+   * One actor's facts. A single literal subject per actor, so that an append can carry the
+   * expected last subject sequence (nats-server 2.9 ignores it on wildcard subjects): that is the
+   * per-actor optimistic concurrency of the hash chain.
+   */
+  facts: (run: string, actor: string): string => `swl.${token("run", run)}.f.${token("actor", actor)}`,
+  /** All facts of a run (the facts stream's subject filter). */
+  factsAll: (run: string): string => `swl.${token("run", run)}.f.*`,
+  /** Compressed activations / gradients / merge partitions addressed to one actor. */
+  data: (run: string, kind: DataKind, to: string): string =>
+    `swl.${token("run", run)}.d.${kind}.${token("actor", to)}`,
+  dataAll: (run: string): string => `swl.${token("run", run)}.d.>`,
+  /** Rejected inbound messages, with the reason, recorded by the consumer that refused them. */
+  deadLetter: (run: string, consumer: string): string => `swl.${token("run", run)}.dlq.${token("consumer", consumer)}`,
+  deadLetterAll: (run: string): string => `swl.${token("run", run)}.dlq.*`,
+} as const;
+
+export const streams = {
+  /** The run's facts, kept for good. */
+  facts: (run: string): string => `SWL_F_${token("run", run)}`,
+  /** Compressed activations and gradients, kept for a validation window. */
+  data: (run: string): string => `SWL_D_${token("run", run)}`,
+  /** Dead letters: what was refused and why. */
+  deadLetter: (run: string): string => `SWL_DLQ_${token("run", run)}`,
+} as const;
+
+export const buckets = {
+  /** Content-addressed weights, optimizer state and merge partitions of a run. */
+  blobs: (run: string): string => `swl_blobs_${token("run", run)}`,
+} as const;
