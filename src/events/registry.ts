@@ -73,3 +73,10 @@ export class EventRegistry {
     }
   }
 }
+
+/**
+ * One registry from several definition sets (core facts, swarm facts, ...). A (type, version)
+ * defined in two sets is a programming error and throws.
+ */
+export const buildRegistry = (...sets: ReadonlyArray<Iterable<EventDefinition>>): EventRegistry =>
+  new EventRegistry(sets.flatMap((s) => [...s]));
