@@ -60,7 +60,15 @@ export class KernelSession {
   ) {
     this.inputNames = session.inputNames;
     this.outputNames = session.outputNames;
+    const shapes: Record<string, { dims: readonly number[]; type: string }> = {};
+    for (const md of session.outputMetadata) {
+      if (md.isTensor && md.shape.every((d) => typeof d === "number")) shapes[md.name] = { dims: md.shape as number[], type: md.type };
+    }
+    this.staticOutputs = shapes;
   }
+
+  /** Outputs whose shape is fully static in the model, with their element type (for preallocation). */
+  readonly staticOutputs: Readonly<Record<string, { readonly dims: readonly number[]; readonly type: string }>>;
 
   /** Graph inputs (feeds); every one is required. */
   readonly inputNames: readonly string[];

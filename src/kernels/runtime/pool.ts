@@ -1,0 +1,157 @@
+// A pool of worker threads that own ORT sessions, so `session.run` (which blocks its thread)
+// never blocks the main event loop. Models are pinned to a worker by key; tensors cross threads
+// by transferring their ArrayBuffers (zero copy) when the caller allows it.
+import { Worker } from "node:worker_threads";
+import { Effect, type Scope } from "effect";
+import { KernelFailed, kernelFailed } from "./errors.js";
+import { buffersOf, type ModelInfo, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import type { Tensor } from "./tensor.js";
+
+export type { ModelInfo } from "./protocol.js";
+
+/** Options for KernelPool.create. */
+export type PoolOptions = {
+  /** Worker threads (default 1). */
+  readonly workers?: number;
+  /** intraOpNumThreads of each session (default 1). workers × threads should not exceed the cores. */
+  readonly threadsPerWorker?: number;
+  /** Force a provider; omitted = CUDA when available, else CPU. */
+  readonly provider?: "cpu" | "cuda";
+};
+
+/** Options of one run. */
+export type RunOptions = {
+  /**
+   * Transfer the feeds' ArrayBuffers to the worker instead of copying them. Faster, but the
+   * caller's arrays become detached (length 0) after the call: only for throwaway inputs.
+   */
+  readonly transfer?: boolean;
+  /** Output buffers to write into; they are transferred and come back as the result's tensors. */
+  readonly preallocated?: Record<string, Tensor>;
+};
+
+type Pending = { resolve: (r: WorkerReply) => void; reject: (e: KernelFailed) => void };
+
+type Slot = { readonly worker: Worker; readonly pending: Map<number, Pending>; models: number; dead: KernelFailed | undefined };
+
+// Workers start from a plain-JS entry that registers tsx and imports worker.ts, which works
+// under vitest and under bin/swarmline.mjs alike; the worker imports only this folder and ORT.
+const workerUrl = new URL("./worker-boot.mjs", import.meta.url);
+
+/** Worker threads owning ORT sessions. Create with `KernelPool.create`, end with `close()`. */
+export class KernelPool {
+  private nextId = 0;
+  private closed = false;
+  private readonly placement = new Map<string, { slot: Slot; info: ModelInfo }>();
+
+  private constructor(
+    private readonly slots: readonly Slot[],
+    private readonly threads: number,
+    private readonly provider: "cpu" | "cuda" | undefined,
+  ) {}
+
+  /** Starts the workers and waits until each is online. */
+  static async create(opts: PoolOptions = {}): Promise<KernelPool> {
+    const n = Math.max(1, opts.workers ?? 1);
+    const slots = await Promise.all(
+      Array.from({ length: n }, () => new Promise<Slot>((resolve, reject) => {
+        const worker = new Worker(workerUrl);
+        const slot: Slot = { worker, pending: new Map(), models: 0, dead: undefined };
+        worker.once("online", () => resolve(slot));
+        worker.on("message", (reply: WorkerReply) => {
+          const p = slot.pending.get(reply.id);
+          if (p === undefined) return;
+          slot.pending.delete(reply.id);
+          p.resolve(reply);
+        });
+        const fail = (why: string) => {
+          slot.dead = kernelFailed("worker", why);
+          for (const p of slot.pending.values()) p.reject(slot.dead);
+          slot.pending.clear();
+          reject(slot.dead);
+        };
+        worker.on("error", (err) => fail(`kernel worker crashed: ${err.message}`));
+        worker.on("exit", (code) => fail(`kernel worker exited with code ${code}`));
+      })),
+    );
+    return new KernelPool(slots, Math.max(1, opts.threadsPerWorker ?? 1), opts.provider);
+  }
+
+  /** An Effect resource: the pool closes when the enclosing scope closes. */
+  static scoped(opts: PoolOptions = {}): Effect.Effect<KernelPool, KernelFailed, Scope.Scope> {
+    return Effect.acquireRelease(
+      Effect.tryPromise({ try: () => KernelPool.create(opts), catch: (e) => (e instanceof KernelFailed ? e : kernelFailed("worker", String(e))) }),
+      (pool) => Effect.promise(() => pool.close()),
+    );
+  }
+
+  /** Number of worker threads. */
+  get size(): number {
+    return this.slots.length;
+  }
+
+  private send(slot: Slot, req: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply & { ok: true }> {
+    if (this.closed) return Promise.reject(kernelFailed("released", "kernel pool is closed"));
+    if (slot.dead !== undefined) return Promise.reject(slot.dead);
+    return new Promise((resolve, reject) => {
+      slot.pending.set(req.id, {
+        resolve: (r) => (r.ok ? resolve(r) : reject(kernelFailed(r.reason, r.message))),
+        reject,
+      });
+      slot.worker.postMessage(req, transfer);
+    });
+  }
+
+  /**
+   * Loads (or replaces) a model under `key` on one worker: the given index, else the worker
+   * holding the fewest models. The model bytes are copied; the caller keeps its array.
+   */
+  async load(key: string, model: Uint8Array, opts: { readonly worker?: number } = {}): Promise<ModelInfo> {
+    const existing = this.placement.get(key)?.slot;
+    const slot = existing ?? (opts.worker !== undefined ? this.slots[opts.worker % this.slots.length] : [...this.slots].sort((a, b) => a.models - b.models)[0]);
+    if (slot === undefined) throw kernelFailed("worker", "pool has no workers");
+    const copy = model.slice();
+    const r = await this.send(slot, { op: "load", id: this.nextId++, key, model: copy, threads: this.threads, provider: this.provider }, [copy.buffer]);
+    if (r.info === undefined) throw kernelFailed("worker", "load reply without model info");
+    if (existing === undefined) slot.models++;
+    this.placement.set(key, { slot, info: r.info });
+    return r.info;
+  }
+
+  /** Input/output names of a loaded model, or undefined. */
+  info(key: string): ModelInfo | undefined {
+    return this.placement.get(key)?.info;
+  }
+
+  /** Runs the model under `key` on its worker. Feed/output checks are KernelSession's. */
+  async run(key: string, feeds: Record<string, Tensor>, outputNames?: readonly string[], opts: RunOptions = {}): Promise<Record<string, Tensor>> {
+    const placed = this.placement.get(key);
+    if (placed === undefined) throw kernelFailed("unknown-model", `no model loaded under "${key}"`);
+    const pre = opts.preallocated;
+    const transfer = [...(opts.transfer === true ? buffersOf(Object.values(feeds)) : []), ...(pre ? buffersOf(Object.values(pre)) : [])];
+    const r = await this.send(placed.slot, { op: "run", id: this.nextId++, key, feeds, outputNames, preallocated: pre }, [...new Set(transfer)]);
+    return r.outputs ?? {};
+  }
+
+  /** Releases the session under `key`. */
+  async unload(key: string): Promise<void> {
+    const placed = this.placement.get(key);
+    if (placed === undefined) return;
+    this.placement.delete(key);
+    placed.slot.models--;
+    await this.send(placed.slot, { op: "unload", id: this.nextId++, key }, []);
+  }
+
+  /** Terminates every worker (their sessions go with them); pending runs fail. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.slots.map(async (s) => {
+      s.worker.removeAllListeners("exit");
+      s.dead = kernelFailed("released", "kernel pool is closed");
+      for (const p of s.pending.values()) p.reject(s.dead);
+      s.pending.clear();
+      await s.worker.terminate();
+    }));
+  }
+}

@@ -1,0 +1,36 @@
+// Messages between a KernelPool and its worker threads. Tensors travel as {dims, data}; their
+// ArrayBuffers go in the transfer list when the caller allows it, so nothing is copied.
+import type { Tensor } from "./tensor.js";
+import type { KernelFailed } from "./errors.js";
+
+/** Requests a worker understands; `id` pairs a reply with its request. */
+export type WorkerRequest =
+  | { readonly op: "load"; readonly id: number; readonly key: string; readonly model: Uint8Array; readonly threads: number; readonly provider: "cpu" | "cuda" | undefined }
+  | {
+      readonly op: "run";
+      readonly id: number;
+      readonly key: string;
+      readonly feeds: Record<string, Tensor>;
+      readonly outputNames: readonly string[] | undefined;
+      readonly preallocated: Record<string, Tensor> | undefined;
+    }
+  | { readonly op: "unload"; readonly id: number; readonly key: string };
+
+/** What a worker learned about a loaded model. */
+export type ModelInfo = {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly provider: "cpu" | "cuda";
+};
+
+/** Replies; a failure carries the KernelFailed reason and message (errors do not cross threads). */
+export type WorkerReply =
+  | { readonly id: number; readonly ok: true; readonly info?: ModelInfo; readonly outputs?: Record<string, Tensor> }
+  | { readonly id: number; readonly ok: false; readonly reason: KernelFailed["reason"]; readonly message: string };
+
+/** The distinct ArrayBuffers behind a set of tensors (a buffer listed twice breaks postMessage). */
+export const buffersOf = (tensors: Iterable<Tensor>): ArrayBuffer[] => {
+  const set = new Set<ArrayBuffer>();
+  for (const t of tensors) if (t.data.buffer instanceof ArrayBuffer) set.add(t.data.buffer);
+  return [...set];
+};
