@@ -1,6 +1,10 @@
 // The list of subcommands. Each file under src/cli registers one command on the program.
 import type { Command } from "commander";
+import { registerLog } from "./log.js";
+import { registerNats } from "./nats.js";
 
-export const registerCommands = (_program: Command): void => {
+export const registerCommands = (program: Command): void => {
+  registerNats(program);
+  registerLog(program);
   // Subcommands are added here as they land: nats, log, train, sim, orchestrate, miner.
 };

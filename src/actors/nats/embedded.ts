@@ -86,13 +86,14 @@ const hookExit = (): void => {
     for (const s of [...live]) killSync(s);
   });
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    // When nobody else handles the signal, stop the servers and keep the default behaviour
+    // (die by the signal). When someone does (the `swarmline nats` command), they stop the
+    // servers cleanly themselves, and the exit hook catches anything left behind.
     const onSignal = (): void => {
+      if (process.listenerCount(sig) > 1) return;
       for (const s of [...live]) killSync(s);
-      // Keep the default behaviour (exit) when nobody else handles the signal.
-      if (process.listenerCount(sig) === 1) {
-        process.removeListener(sig, onSignal);
-        process.kill(process.pid, sig);
-      }
+      process.removeListener(sig, onSignal);
+      process.kill(process.pid, sig);
     };
     process.on(sig, onSignal);
   }

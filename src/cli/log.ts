@@ -1,0 +1,80 @@
+// `swarmline log ...`: a run's log as a JSONL file: export it from NATS, import it into NATS, and
+// verify it offline. Each subcommand reports success through the exit code.
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import type { Command } from "commander";
+import { Effect, Result } from "effect";
+import type { EventLog } from "../actors/eventlog/service.js";
+import { exportLog, importLog } from "../actors/eventlog/transfer.js";
+import { natsConnection } from "../actors/nats/connection.js";
+import { layerNats } from "../actors/nats/eventlog.js";
+import { setExit } from "./main.js";
+
+/** Runs `program` against the EventLog on NATS at `url`; prints a failure and sets exit code 1. */
+const onNats = async <A, E>(url: string, what: string, program: Effect.Effect<A, E, EventLog>): Promise<A | undefined> => {
+  const r = await Effect.runPromise(
+    Effect.result(
+      Effect.scoped(Effect.flatMap(natsConnection(url, `swarmline-log-${what}`), (nc) => Effect.provide(program, layerNats(nc)))),
+    ),
+  );
+  if (Result.isSuccess(r)) return r.success;
+  const e: unknown = r.failure;
+  const tag = typeof e === "object" && e !== null && "_tag" in e ? `${String(e._tag)}: ` : "";
+  process.stderr.write(`swarmline log ${what}: ${tag}${e instanceof Error ? e.message : String(e)}\n`);
+  setExit(1);
+  return undefined;
+};
+
+const registerExport = (log: Command): void => {
+  log
+    .command("export")
+    .description("Write a run's log from NATS as JSONL: a header line, then {seq, event} in stream order")
+    .requiredOption("--nats <url>", "NATS server URL (comma-separated for a cluster)")
+    .requiredOption("--run <id>", "the run to export")
+    .option("-o, --output <file>", "write to FILE instead of stdout")
+    .option("--json", "print a JSON summary line on stdout (with -o)")
+    .action(async (opts: { nats: string; run: string; output?: string; json?: boolean }) => {
+      const fd = opts.output === undefined ? 1 : openSync(opts.output, "w");
+      try {
+        const count = await onNats(opts.nats, "export", exportLog(opts.run, (lines) => {
+          writeSync(fd, `${lines.join("\n")}\n`);
+        }));
+        if (count === undefined) return;
+        const summary = { run: opts.run, events: count, file: opts.output ?? null };
+        if (opts.json === true && opts.output !== undefined) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        else process.stderr.write(`exported ${count} events of run ${opts.run}${opts.output === undefined ? "" : ` to ${opts.output}`}\n`);
+      } finally {
+        if (fd !== 1) closeSync(fd);
+      }
+    });
+};
+
+const registerImport = (log: Command): void => {
+  log
+    .command("import")
+    .description("Append an exported JSONL log to its run on NATS, in stream order (the run must be empty or hold a prefix of it)")
+    .argument("<file>", "the exported log ('-' for stdin)")
+    .requiredOption("--nats <url>", "NATS server URL (comma-separated for a cluster)")
+    .option("--json", "print a JSON summary line")
+    .action(async (file: string, opts: { nats: string; json?: boolean }) => {
+      let text: string;
+      try {
+        text = readFileSync(file === "-" ? 0 : file, "utf8");
+      } catch (e) {
+        process.stderr.write(`swarmline log import: cannot read ${file}: ${e instanceof Error ? e.message : String(e)}\n`);
+        setExit(1);
+        return;
+      }
+      const summary = await onNats(opts.nats, "import", importLog(text.split(/\r?\n/)));
+      if (summary === undefined) return;
+      if (opts.json === true) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else process.stdout.write(`imported ${summary.events - summary.skipped} events into run ${summary.run} (${summary.skipped} already there)\n`);
+    });
+};
+
+/** Registers `log` and its subcommands; returns the `log` command so others can add to it. */
+export const registerLog = (program: Command): Command => {
+  const log = program.command("log").description("A run's log as a JSONL file: export, import, verify");
+  registerExport(log);
+  registerImport(log);
+  return log;
+};
