@@ -1,0 +1,60 @@
+// Swarm run configuration and the run-level facts: the run's start (model, stages, seed, schedule
+// constants), the logical clock, and the run's completion. Recorded by the orchestrator.
+import { Schema } from "effect";
+import { defineEvent } from "../registry.js";
+
+const Count = Schema.Int;
+
+/** Schedule constants: every timeout and threshold the orchestrator decides by, in ticks or counts. */
+export const Schedule = Schema.Struct({
+  /** Microbatches the run trains on in total. */
+  totalMicrobatches: Count,
+  /** Dataset batches in one pass over the data (microbatch k reads batchFor(seed, k, datasetBatches)). */
+  datasetBatches: Count,
+  /** Tokens in one microbatch. */
+  tokensPerMicrobatch: Count,
+  /** Open leases the orchestrator keeps in flight (1 = synchronous schedule). */
+  maxInFlight: Count,
+  /** A lease not completed this many ticks after issue is reissued. */
+  leaseTicks: Count,
+  /** A miner with no fact for more than this many ticks is timed out. */
+  heartbeatTimeoutTicks: Count,
+  /** A miner that has been silent this many ticks sends a heartbeat. */
+  heartbeatEveryTicks: Count,
+  /** A stage merges after this many backward passes since its last merge. */
+  mergeEvery: Count,
+  /** A miner takes part in a merge if it did at least this many backward passes since its last one. */
+  bMin: Count,
+  /** Partitions of the flattened stage parameters in a merge. */
+  partitions: Count,
+  /** Ticks after MergeStarted by which contributions must be sent (then the merge is sealed). */
+  mergeGatherTicks: Count,
+  /** Ticks after MergeStarted after which the merge completes with what has quorum. */
+  mergeDeadlineTicks: Count,
+  /** Microbatches a miner accumulates per local optimizer step. */
+  microbatchesPerStep: Count,
+});
+export type Schedule = typeof Schedule.Type;
+
+/** One pipeline stage: its flattened parameter count and its initial weights (content reference). */
+export const StageSpec = Schema.Struct({ params: Count, weights: Schema.String });
+export type StageSpec = typeof StageSpec.Type;
+
+export const SwarmRunStartedV1 = Schema.Struct({
+  run: Schema.String,
+  /** The actor whose decisions this run trusts (the orchestrator's identity). */
+  orchestrator: Schema.String,
+  /** Run seed: every seeded decision derives from it and an event id. */
+  seed: Schema.String,
+  /** Model configuration, opaque to the protocol (the kernels read it). */
+  model: Schema.Unknown,
+  stages: Schema.Array(StageSpec),
+  schedule: Schedule,
+});
+export type SwarmRunConfig = typeof SwarmRunStartedV1.Type;
+
+export const SwarmRunStarted = defineEvent("SwarmRunStarted", 1, SwarmRunStartedV1);
+/** The orchestrator's logical clock: time enters decisions only through these. */
+export const ClockTicked = defineEvent("ClockTicked", 1, Schema.Struct({ tick: Count }));
+/** Every microbatch was completed. */
+export const RunCompleted = defineEvent("RunCompleted", 1, Schema.Struct({ microbatches: Count, tokens: Count }));
