@@ -8,7 +8,7 @@ describe("swarm vocabulary", () => {
 
   it("registers every fact once, PascalCase and past tense", () => {
     for (const d of swarmEvents) {
-      expect(d.type).toMatch(/^[A-Z][A-Za-z]+(ed|Sent|Left)$/);
+      expect(d.type).toMatch(/^[A-Z][A-Za-z]+(ed|Sent|Left|Out)$/);
       expect(registry.latestVersion(d.type)).toBe(1);
       expect(swarmVersion(d.type)).toBe(1);
     }
