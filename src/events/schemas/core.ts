@@ -1,5 +1,5 @@
 // The core facts every run has, whatever it trains: an actor certifying its session key (the
-// first event of every actor chain), the run starting, and an actor checkpointing its state.
+// first event of every actor chain), the run starting, clock ticks, and actor checkpoints.
 import { Schema } from "effect";
 import { defineEvent, type EventDefinition } from "../registry.js";
 import { Count, Hex32, Hex64, Positive, Ss58 } from "./fields.js";
@@ -42,5 +42,12 @@ export const ActorCheckpointed = defineEvent(
 );
 export type ActorCheckpointed = typeof ActorCheckpointed.schema.Type;
 
+/**
+ * The actor recorded a tick of its logical clock. Time enters decisions only this way: a timeout
+ * is "N ticks passed with no heartbeat", decided when the tick is processed, never by wall time.
+ */
+export const ClockTicked = defineEvent("ClockTicked", 1, Schema.Struct({ tick: Count }));
+export type ClockTicked = typeof ClockTicked.schema.Type;
+
 /** Every core definition, for `buildRegistry`. */
-export const coreEvents: readonly EventDefinition[] = [SessionKeyCertified, RunStarted, ActorCheckpointed];
+export const coreEvents: readonly EventDefinition[] = [SessionKeyCertified, RunStarted, ClockTicked, ActorCheckpointed];

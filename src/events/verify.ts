@@ -1,0 +1,207 @@
+// The auditor's check of a whole exported log: stream order, envelope shape, schemas, hashes,
+// per-actor chains and certificates, causes, duplicates and signatures. Names the first bad event.
+import { Result } from "effect";
+import type { CryptoSuite } from "./crypto.js";
+import { type Envelope, SIGN_EVERY } from "./envelope.js";
+import { isBlank, type LogParseError, parseLogHeader, readLogEntry } from "./jsonl.js";
+import { type ActorHead, checkContent, type Fault, isFault, linkEvent } from "./link.js";
+import type { EventRegistry } from "./registry.js";
+
+export type RejectReason =
+  | LogParseError["reason"]
+  | Fault["reason"]
+  | "Duplicate"
+  | "StreamOrder"
+  | "StreamGap"
+  | "UnknownCause"
+  | "BadSignature"
+  | "MissingSignature";
+
+/** A verified log, or the first bad event: its line (`index`, 1-based, header = 1) and why. */
+export type VerifyResult =
+  | { readonly ok: true; readonly events: number; readonly actors: number }
+  | {
+      readonly ok: false;
+      readonly index: number;
+      readonly eventId?: string;
+      readonly actor?: string;
+      /** The event's actor-local seq. */
+      readonly seq?: number;
+      readonly reason: RejectReason;
+      readonly detail: string;
+    };
+
+export interface VerifyOptions {
+  /**
+   * Verify the ed25519 signature of every event that carries one. By default only chain heads
+   * are verified (each actor's last event and every SIGN_EVERY-th): the hash chain makes a head's
+   * signature cover its whole prefix, so content is authenticated either way, at a fraction of
+   * the cost; only a corrupted signature on an already-covered event needs this flag to show.
+   */
+  readonly fullSignatures?: boolean;
+  /** The run, when events are fed without a JSONL header (a replay straight from the stream). */
+  readonly run?: string;
+}
+
+/** Per-actor state: the verified head and what is known about its signatures. */
+interface Tail {
+  head: ActorHead;
+  id: string;
+  index: number;
+  sig: string | undefined;
+  verified: boolean;
+  /** Actor seq of the oldest event not yet covered by a verified or pending signature. */
+  uncoveredFrom: number;
+}
+
+/**
+ * An incremental verifier: feed it JSONL lines (`line`) or stream events (`event`), then read
+ * `result()`. Feeding stops mattering after the first failure. O(1) work per event besides one
+ * sha256, with one ed25519 verification per chain head.
+ */
+export class LogVerifier {
+  private run: string | undefined;
+  private headerSeen = false;
+  private lines = 0;
+  private lastStream = 0;
+  private count = 0;
+  private readonly ids = new Set<string>();
+  private readonly tails = new Map<string, Tail>();
+  private failure: Extract<VerifyResult, { ok: false }> | undefined;
+  private final: VerifyResult | undefined;
+
+  constructor(
+    private readonly crypto: CryptoSuite,
+    private readonly registry: EventRegistry,
+    private readonly opts: VerifyOptions = {},
+  ) {
+    this.run = opts.run;
+  }
+
+  /** Feeds the next JSONL line (the header first). Returns false once the log has failed. */
+  line(text: string): boolean {
+    this.lines += 1;
+    if (this.failure !== undefined) return false;
+    if (isBlank(text)) return true;
+    const index = this.lines;
+    if (!this.headerSeen) {
+      const h = parseLogHeader(text, index);
+      if (Result.isFailure(h)) return this.fail({ index, reason: "BadHeader", detail: h.failure.detail });
+      if (this.run !== undefined && h.success.run !== this.run)
+        return this.fail({ index, reason: "BadHeader", detail: `log is of run ${h.success.run}, expected ${this.run}` });
+      this.run = h.success.run;
+      this.headerSeen = true;
+      return true;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      return this.fail({ index, reason: "MalformedJson", detail: err instanceof Error ? err.message : String(err) });
+    }
+    const entry = readLogEntry(json, index);
+    if (Result.isFailure(entry)) {
+      const eventId = idOf(json);
+      return this.fail({ index, reason: entry.failure.reason, detail: entry.failure.detail, ...(eventId === undefined ? {} : { eventId }) });
+    }
+    return this.accept(entry.success.seq, entry.success.event, index);
+  }
+
+  /**
+   * Feeds one event with its stream sequence (from a JSONL entry, or straight from a replay of
+   * the facts stream with `opts.run` set). `index` names it in failures; default: the stream seq.
+   */
+  event(streamSeq: number, event: unknown, index = streamSeq): boolean {
+    if (this.failure !== undefined) return false;
+    const run = this.run;
+    if (run === undefined) return this.fail({ index, reason: "BadHeader", detail: "no header line and no run given" });
+    const entry = readLogEntry({ seq: streamSeq, event }, index);
+    if (Result.isFailure(entry)) {
+      const eventId = idOf({ event });
+      return this.fail({ index, reason: entry.failure.reason, detail: entry.failure.detail, ...(eventId === undefined ? {} : { eventId }) });
+    }
+    return this.accept(streamSeq, entry.success.event, index);
+  }
+
+  private accept(streamSeq: number, e: Envelope, index: number): boolean {
+    const run = this.run as string;
+    const at = { index, eventId: e.id, actor: e.actor, seq: e.seq };
+    if (this.ids.has(e.id)) return this.fail({ ...at, reason: "Duplicate", detail: `event id ${e.id} appears twice` });
+    if (streamSeq <= this.lastStream)
+      return this.fail({ ...at, reason: "StreamOrder", detail: `stream seq ${streamSeq} after ${this.lastStream}: events are out of order` });
+    if (streamSeq !== this.lastStream + 1)
+      return this.fail({ ...at, reason: "StreamGap", detail: `stream seq ${streamSeq} after ${this.lastStream}: ${streamSeq - this.lastStream - 1} event(s) missing or moved` });
+    const content = checkContent(this.crypto, this.registry, run, e);
+    if (isFault(content)) return this.fail({ ...at, ...content });
+    const tail = this.tails.get(e.actor);
+    const head = linkEvent(this.crypto, tail?.head, e, content.payload);
+    if (isFault(head)) return this.fail({ ...at, ...head });
+    for (const c of e.cause)
+      if (!this.ids.has(c)) return this.fail({ ...at, reason: "UnknownCause", detail: `cause ${c} is not an earlier event of this log` });
+    const checkpoint = e.seq % SIGN_EVERY === 0;
+    if (checkpoint && e.sig === undefined)
+      return this.fail({ ...at, reason: "MissingSignature", detail: `seq ${e.seq} is a multiple of ${SIGN_EVERY} and must be signed` });
+    let verified = false;
+    if (e.sig !== undefined && (checkpoint || this.opts.fullSignatures === true)) {
+      if (!this.crypto.ed25519Verify(head.sessionKey, e.hash, e.sig))
+        return this.fail({ ...at, reason: "BadSignature", detail: `signature does not verify under the certified session key ${head.sessionKey.slice(0, 12)}…` });
+      verified = true;
+    }
+    const uncoveredFrom = e.sig !== undefined ? e.seq + 1 : (tail?.uncoveredFrom ?? e.seq);
+    if (tail === undefined) this.tails.set(e.actor, { head, id: e.id, index, sig: e.sig, verified, uncoveredFrom });
+    else {
+      tail.head = head;
+      tail.id = e.id;
+      tail.index = index;
+      tail.sig = e.sig;
+      tail.verified = verified;
+      tail.uncoveredFrom = uncoveredFrom;
+    }
+    this.ids.add(e.id);
+    this.lastStream = streamSeq;
+    this.count += 1;
+    return true;
+  }
+
+  /** The verdict. Checks that every actor's last event is signed by its session key. */
+  result(): VerifyResult {
+    if (this.final !== undefined) return this.final;
+    this.final = this.failure ?? this.checkTails() ?? { ok: true, events: this.count, actors: this.tails.size };
+    return this.final;
+  }
+
+  private checkTails(): Extract<VerifyResult, { ok: false }> | undefined {
+    if (!this.headerSeen && this.opts.run === undefined)
+      return { ok: false, index: Math.max(this.lines, 1), reason: "BadHeader", detail: "the log is empty: no header line" };
+    const tails = [...this.tails.entries()].sort((a, b) => a[1].index - b[1].index);
+    for (const [actor, t] of tails) {
+      const at = { ok: false as const, index: t.index, eventId: t.id, actor, seq: t.head.seq };
+      if (t.sig === undefined)
+        return { ...at, reason: "MissingSignature", detail: `actor ${actor}'s last event is unsigned: seq ${t.uncoveredFrom}..${t.head.seq} are covered by no signature` };
+      if (!t.verified && !this.crypto.ed25519Verify(t.head.sessionKey, t.head.hash, t.sig))
+        return { ...at, reason: "BadSignature", detail: `signature on actor ${actor}'s last event does not verify under its certified session key` };
+    }
+    return undefined;
+  }
+
+  private fail(f: Omit<Extract<VerifyResult, { ok: false }>, "ok">): false {
+    this.failure = { ok: false, ...f };
+    return false;
+  }
+}
+
+const idOf = (u: unknown): string | undefined => {
+  const event = typeof u === "object" && u !== null ? (u as { event?: unknown }).event : undefined;
+  const id = typeof event === "object" && event !== null ? (event as { id?: unknown }).id : undefined;
+  return typeof id === "string" ? id.slice(0, 128) : undefined;
+};
+
+/**
+ * Verifies a whole exported log (JSONL lines: header, then `{"seq","event"}` lines in stream
+ * order) and names the first bad event and why.
+ */
+export const verifyLog = (crypto: CryptoSuite, registry: EventRegistry, lines: Iterable<string>, opts?: VerifyOptions): VerifyResult => {
+  const v = new LogVerifier(crypto, registry, opts);
+  for (const text of lines) if (!v.line(text)) break;
+  return v.result();
+};
