@@ -73,13 +73,16 @@ describe("batches", () => {
   it("emits int64 ids when the graph wants them", () => {
     const b = batch(text, 5, 5, { ...shape, dtype: "int64" });
     expect(b.inputs).toBeInstanceOf(BigInt64Array);
-    expect(Array.from(b.inputs, Number)).toEqual(Array.from(batch(text, 5, 5, shape).inputs));
+    expect(Array.from(b.inputs as BigInt64Array, Number)).toEqual(Array.from(batch(text, 5, 5, shape).inputs as Int32Array));
   });
 
   it("spreads windows uniformly (offset histogram is flat within noise)", () => {
     const bins = new Array<number>(8).fill(0);
     const span = text.length - shape.seq;
-    for (let id = 0; id < 2000; id++) for (const o of batch(text, 9, id, shape).offsets) bins[Math.floor((o / span) * 8)]++;
+    for (let id = 0; id < 2000; id++) for (const o of batch(text, 9, id, shape).offsets) {
+      const k = Math.floor((o / span) * 8);
+      bins[k] = (bins[k] ?? 0) + 1;
+    }
     for (const c of bins) expect(Math.abs(c - 1000)).toBeLessThan(150);
     expect(uniform(1, 2, 3)).toBeGreaterThanOrEqual(0);
   });
