@@ -6,9 +6,12 @@ import { Schema } from "effect";
 /**
  * Header (little-endian):
  *   0..3  magic "SWLC"        4  version (1)      5  dtype code (0 fp32, 1 fp16, 2 int8)
- *   6     rank (0..8)          7  reserved (0)     8.. rank × u32 dims
+ *   6     rank (0..8)          7  exponent e (int8)  8.. rank × u32 dims
  * Payload: fp32 = n×4 bytes; fp16 = n×2 bytes (binary16); int8 = rows × 2 bytes of binary16
  * per-row scales, then n signed bytes, where a row is the last dimension (rows = n / last dim).
+ * The reduced types store x·2^-e with e chosen so max|x|·2^-e lies in [0.5, 1): a lossless
+ * power-of-two shift that keeps tiny tensors (boundary gradients ~1e-6) out of fp16's
+ * subnormal range. fp32 always has e = 0.
  */
 export const MAGIC = [0x53, 0x57, 0x4c, 0x43] as const;
 export const VERSION = 1;

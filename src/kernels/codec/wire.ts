@@ -29,6 +29,22 @@ export type Decoded = FloatTensor & { readonly dtype: WireDtype };
 // The typed-array fast paths below assume a little-endian host (x86-64, arm64).
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+const f32scratch = new Float32Array(1);
+const u32scratch = new Uint32Array(f32scratch.buffer);
+
+/** The e with max·2^-e in [0.5, 1) (from the float32 exponent bits, so it is exact); 0 for 0. */
+const shiftExponent = (x: Float32Array): number => {
+  let max = 0;
+  for (let i = 0; i < x.length; i++) {
+    const a = Math.abs(x[i] ?? 0);
+    if (a > max) max = a;
+  }
+  if (max === 0) return 0;
+  f32scratch[0] = max;
+  const field = ((u32scratch[0] ?? 0) >>> 23) & 0xff;
+  return field === 0 ? -126 : Math.min(127, field - 126);
+};
+
 const checkDims = (dims: readonly number[]): void => {
   if (dims.length > MAX_RANK) throw codecError("bad-rank", `rank ${dims.length} > ${MAX_RANK}`);
   for (const d of dims) if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) throw codecError("bad-dims", `bad dimension ${d}`);
@@ -36,9 +52,9 @@ const checkDims = (dims: readonly number[]): void => {
 
 /**
  * Encodes `t` as `dtype`. Throws CodecError("bad-dims") when data and shape disagree and
- * ("non-finite") on NaN/±Inf or values beyond fp16 range (65504) for the reduced types.
- * int8: per row, scale = max|x| / 127 rounded up to fp16 (at least 2^-24), q = round(x / scale),
- * so |x - q·scale| <= scale / 2 <= max|x| · (1 + 2^-10) / 254 + 2^-25.
+ * ("non-finite") on NaN/±Inf. With y = x·2^-e (see format.ts): fp16 stores half(y), so
+ * |error| <= |x|·2^-11 + 2^(e-25); int8: per row, scale = max|y| / 127 rounded up to fp16 (at
+ * least 2^-24), q = round(y / scale), so |error| <= max_row|x|·(1 + 2^-10) / 254 + 2^(e-25).
  */
 export const encode = (t: FloatTensor, dtype: WireDtype): Uint8Array => {
   checkDims(t.dims);
@@ -53,21 +69,23 @@ export const encode = (t: FloatTensor, dtype: WireDtype): Uint8Array => {
   t.dims.forEach((d, i) => view.setUint32(8 + 4 * i, d, true));
   const off = headerBytes(t.dims.length);
   const x = t.data;
+  for (let i = 0; i < n; i++) {
+    const v = x[i] ?? 0;
+    if (v - v !== 0) throw codecError("non-finite", `element ${i} is ${v}`);
+  }
   if (dtype === "fp32") {
-    for (let i = 0; i < n; i++) {
-      const v = x[i] ?? 0;
-      if (v - v !== 0) throw codecError("non-finite", `element ${i} is ${v}`);
-    }
     if (LITTLE_ENDIAN) out.set(new Uint8Array(x.buffer, x.byteOffset, 4 * n), off);
     else for (let i = 0; i < n; i++) view.setFloat32(off + 4 * i, x[i] ?? 0, true);
     return out;
   }
+  const e = shiftExponent(x);
+  view.setInt8(7, e);
+  const down = 2 ** -e; // exact: a power of two
   if (dtype === "fp16") {
     // The header is 8 + 4·rank bytes, so the payload of a fresh buffer is 2-byte aligned.
     const h16 = LITTLE_ENDIAN ? new Uint16Array(out.buffer, off, n) : undefined;
     for (let i = 0; i < n; i++) {
-      const h = toHalf(x[i] ?? 0);
-      if ((h & 0x7c00) === 0x7c00) throw codecError("non-finite", `element ${i} (${x[i]}) is not finite in fp16`);
+      const h = toHalf((x[i] ?? 0) * down);
       if (h16 !== undefined) h16[i] = h;
       else view.setUint16(off + 2 * i, h, true);
     }
@@ -79,17 +97,14 @@ export const encode = (t: FloatTensor, dtype: WireDtype): Uint8Array => {
   for (let r = 0; r < rows; r++) {
     let max = 0;
     for (let c = 0; c < cols; c++) {
-      const v = x[r * cols + c] ?? 0;
-      if (v - v !== 0) throw codecError("non-finite", `element ${r * cols + c} is ${v}`);
-      const a = Math.abs(v);
+      const a = Math.abs((x[r * cols + c] ?? 0) * down);
       if (a > max) max = a;
     }
     // Round the scale up, never down, so max|x| / scale <= 127 and no element clips.
     let h = toHalf(Math.max(max / 127, 2 ** -24));
     if (fromHalf(h) < max / 127) h++;
-    if ((h & 0x7c00) === 0x7c00) throw codecError("non-finite", `row ${r} scale ${max / 127} exceeds fp16 range`);
     view.setUint16(off + 2 * r, h, true);
-    const inv = 1 / fromHalf(h);
+    const inv = down / fromHalf(h);
     for (let c = 0; c < cols; c++) {
       const v = Math.round((x[r * cols + c] ?? 0) * inv);
       q[r * cols + c] = v > 127 ? 127 : v < -127 ? -127 : v;
@@ -115,7 +130,9 @@ export const decode = (buf: Uint8Array, opts: DecodeOptions = {}): Decoded => {
   if (dtype === undefined) throw codecError("bad-dtype", `dtype code ${buf[5]}`);
   const rank = buf[6] ?? 0;
   if (rank > MAX_RANK) throw codecError("bad-rank", `rank ${rank} > ${MAX_RANK}`);
-  if (buf[7] !== 0) throw codecError("bad-version", "reserved header byte is not 0");
+  const e = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getInt8(7);
+  if (buf[5] === DTYPE_CODES.fp32 && e !== 0) throw codecError("bad-scale", `fp32 tensor with exponent ${e}`);
+  const up = 2 ** e;
   const hdr = headerBytes(rank);
   if (buf.length < hdr) throw codecError("truncated", `${buf.length} bytes, header needs ${hdr}`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -148,7 +165,7 @@ export const decode = (buf: Uint8Array, opts: DecodeOptions = {}): Decoded => {
     for (let i = 0; i < n; i++) {
       const h = h16 !== undefined ? (h16[i] ?? 0) : view.getUint16(hdr + 2 * i, true);
       if ((h & 0x7c00) === 0x7c00) throw codecError("non-finite", `element ${i} is not finite`);
-      data[i] = fromHalf(h);
+      data[i] = fromHalf(h) * up;
     }
   } else {
     const rows = rowsOf(dims);
@@ -156,13 +173,19 @@ export const decode = (buf: Uint8Array, opts: DecodeOptions = {}): Decoded => {
     const q = new Int8Array(buf.buffer, buf.byteOffset + hdr + 2 * rows, n);
     for (let r = 0; r < rows; r++) {
       const h = view.getUint16(hdr + 2 * r, true);
-      const s = fromHalf(h);
+      const s = fromHalf(h) * up;
       if (!Number.isFinite(s) || s < 0 || (h & 0x8000) !== 0) throw codecError("bad-scale", `row ${r} scale ${s}`);
       for (let c = 0; c < cols; c++) {
         const v = q[r * cols + c] ?? 0;
         if (v === -128) throw codecError("bad-scale", `row ${r} holds -128, outside the symmetric range`);
         data[r * cols + c] = v * s;
       }
+    }
+  }
+  if (e > 0) {
+    for (let i = 0; i < n; i++) {
+      const v = data[i] ?? 0;
+      if (v - v !== 0) throw codecError("non-finite", `element ${i} overflows float32 after the 2^${e} shift`);
     }
   }
   return { dims, data, dtype };
