@@ -13,6 +13,8 @@ const CACHE_LIMIT = 4096;
 
 const edKeys = new Map<string, KeyObject>();
 const srKeys = new Map<string, Uint8Array | null>();
+/** sr25519 verification is ~2 ms: remember verdicts (a pure function of its inputs). */
+const srVerdicts = new Map<string, boolean>();
 
 const remember = <V>(cache: Map<string, V>, key: string, value: V): V => {
   if (cache.size >= CACHE_LIMIT) cache.clear();
@@ -54,13 +56,19 @@ export const nodeCrypto: CryptoSuite = {
   },
   sr25519Verify: (ss58, message, sigHex) => {
     if (!HEX128.test(sigHex)) return false;
+    const memo = `${ss58}\n${sigHex}\n${message}`;
+    const known = srVerdicts.get(memo);
+    if (known !== undefined) return known;
     const key = srKey(ss58);
-    if (key === null) return false;
-    try {
-      return sr25519Verify(Buffer.from(message, "utf8"), Buffer.from(sigHex, "hex"), key);
-    } catch {
-      return false;
+    let ok = false;
+    if (key !== null) {
+      try {
+        ok = sr25519Verify(Buffer.from(message, "utf8"), Buffer.from(sigHex, "hex"), key);
+      } catch {
+        ok = false;
+      }
     }
+    return remember(srVerdicts, memo, ok);
   },
 };
 
