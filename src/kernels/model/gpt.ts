@@ -40,24 +40,31 @@ export const block = <T>(o: Ops<T>, c: GptConfig, p: ParamsOf<T>, l: number, x: 
 };
 
 /**
- * Stage s forward. `input` is int32 token ids [B,T] for stage 0, else the previous stage's
- * output [N, b or d]. Returns the boundary activation [N, b or d], or for the last stage the
- * mean cross-entropy against int32 `targets` [B,T].
+ * Stage s up to its last block. `input` is int32 token ids [B,T] for stage 0, else the previous
+ * stage's output [N, b or d]. Returns [N, b] before a bottleneck boundary, else [N, d].
  */
-export const stageForward = <T>(o: Ops<T>, c: GptConfig, s: number, p: ParamsOf<T>, input: T, targets?: T): T => {
+export const stageBody = <T>(o: Ops<T>, c: GptConfig, s: number, p: ParamsOf<T>, input: T): T => {
   const d = c.dModel;
-  const n = tokens(c);
   let x: T;
   if (s === 0) {
-    x = o.reshape(o.add(o.gather(param(p, "wte"), input), param(p, "wpe")), [n, d]);
+    x = o.reshape(o.add(o.gather(param(p, "wte"), input), param(p, "wpe")), [tokens(c), d]);
   } else if (hasUp(c, s)) {
     x = o.add(o.linear(input, param(p, `up${s}.w`), param(p, `up${s}.b`)), o.padLast(input, d));
   } else x = input;
   const { from, to } = stageLayers(c, s);
   for (let l = from; l < to; l++) x = block(o, c, p, l, x, l === to - 1 && hasDown(c, s) ? (c.bottleneck ?? d) : d);
+  return x;
+};
+
+/**
+ * Stage s forward: the boundary activation [N, b or d], or for the last stage the mean
+ * cross-entropy against int32 `targets` [B,T].
+ */
+export const stageForward = <T>(o: Ops<T>, c: GptConfig, s: number, p: ParamsOf<T>, input: T, targets?: T): T => {
+  const x = stageBody(o, c, s, p, input);
   if (s < c.stages - 1) return x;
   if (targets === undefined) throw new RangeError("the last stage needs targets");
-  return o.crossEntropy(lmLogits(o, c, p, x), o.reshape(targets, [n]));
+  return o.crossEntropy(lmLogits(o, c, p, x), o.reshape(targets, [tokens(c)]));
 };
 
 /** Final LayerNorm and LM head on x [N,d]: logits [N,V]. */
@@ -69,4 +76,11 @@ export const modelForward = <T>(o: Ops<T>, c: GptConfig, p: ParamsOf<T>, ids: T,
   let x = ids;
   for (let s = 0; s < c.stages; s++) x = stageForward(o, c, s, p, x, s === c.stages - 1 ? targets : undefined);
   return x;
+};
+
+/** Next-token logits [B,T,V] of ids [B,T] through the whole pipeline (inference). */
+export const modelLogits = <T>(o: Ops<T>, c: GptConfig, p: ParamsOf<T>, ids: T): T => {
+  let x = ids;
+  for (let s = 0; s < c.stages; s++) x = stageBody(o, c, s, p, x);
+  return o.reshape(lmLogits(o, c, p, x), [c.batch, c.seq, c.vocab]);
 };
