@@ -78,3 +78,21 @@ describe("stage composition", () => {
     await expect(r.backward(params, ids, { targets })).rejects.toThrow(/saved tensor/);
   });
 });
+
+describe("determinism", () => {
+  it("gives bit-identical loss and gradients on every run of the same step (2 intra-op threads)", async () => {
+    const two = localRun(2);
+    try {
+      const c: GptConfig = { ...tiny, stages: 2, bottleneck: 4, batch: 4 };
+      const params = initParams(c, modelParamSpecs(c));
+      const { ids, targets } = batchOf(c, 6);
+      const w = buildWhole(c);
+      const a = await wholeStep(w, two.run, params, ids, targets);
+      const b = await wholeStep(w, two.run, params, ids, targets);
+      expect(b.loss).toBe(a.loss);
+      for (const [k, v] of Object.entries(a.gradParams)) expect(Buffer.from((b.gradParams[k] as Float32Array).buffer).equals(Buffer.from(v.buffer))).toBe(true);
+    } finally {
+      await two.release();
+    }
+  });
+});
