@@ -23,7 +23,7 @@ describe("poolRun", () => {
       const b = new StageRunner(m, local.run);
       const fa = await a.forward(params, ids);
       const fb = await b.forward(params, ids);
-      expect(Array.from(fa.output.data)).toEqual(Array.from(fb.output.data));
+      expect(Array.from(fa.output.data as Float32Array)).toEqual(Array.from(fb.output.data as Float32Array));
       const gradOutput = { dims: fa.output.dims, data: Float32Array.from(fa.output.data as Float32Array, (v) => v * 0.5) };
       const ga = await a.backward(params, ids, { saved: fa.saved, gradOutput });
       const gb = await b.backward(params, ids, { saved: fb.saved, gradOutput });
