@@ -7,6 +7,7 @@ import type { EventLog } from "../actors/eventlog/service.js";
 import { exportLog, importLog } from "../actors/eventlog/transfer.js";
 import { natsConnection } from "../actors/nats/connection.js";
 import { layerNats } from "../actors/nats/eventlog.js";
+import { registerVerify } from "./log-verify.js";
 import { setExit } from "./main.js";
 
 /** Runs `program` against the EventLog on NATS at `url`; prints a failure and sets exit code 1. */
@@ -76,5 +77,6 @@ export const registerLog = (program: Command): Command => {
   const log = program.command("log").description("A run's log as a JSONL file: export, import, verify");
   registerExport(log);
   registerImport(log);
+  registerVerify(log);
   return log;
 };

@@ -75,8 +75,9 @@ export class EventRegistry {
 }
 
 /**
- * One registry from several definition sets (core facts, swarm facts, ...). A (type, version)
- * defined in two sets is a programming error and throws.
+ * One registry from several definition sets (core facts, swarm facts, ...). The same definition
+ * object may appear in several sets (a set may re-export a core fact); two different definitions
+ * of one (type, version) are a programming error and throw.
  */
 export const buildRegistry = (...sets: ReadonlyArray<Iterable<EventDefinition>>): EventRegistry =>
-  new EventRegistry(sets.flatMap((s) => [...s]));
+  new EventRegistry(new Set(sets.flatMap((s) => [...s])));

@@ -27,10 +27,12 @@ describe("core event schemas", () => {
     expect(tag(registry.decode("ActorCheckpointed", 1, { through: 9 }))).toBe("InvalidPayload");
   });
 
-  it("builds one registry from several definition sets and refuses a clash", () => {
+  it("builds one registry from several definition sets, shares re-exported definitions and refuses a clash", () => {
     const extra = [defineEvent("ThingHappened", 1, Schema.Struct({ n: Schema.Number }))];
     const both = buildRegistry(coreEvents, extra);
     expect(both.has("ThingHappened") && both.has("RunStarted")).toBe(true);
-    expect(() => buildRegistry(coreEvents, coreEvents)).toThrow(/defined twice/);
+    expect(buildRegistry(coreEvents, coreEvents).has("RunStarted")).toBe(true);
+    const clash = [defineEvent("RunStarted", 1, Schema.Struct({}))];
+    expect(() => buildRegistry(coreEvents, clash)).toThrow(/defined twice/);
   });
 });
