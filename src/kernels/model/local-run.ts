@@ -12,13 +12,13 @@ export type LocalRun = { readonly run: RunModel; readonly release: () => Promise
 /** Opens sessions lazily with `threads` intra-op threads (default 1). */
 export const localRun = (threads = 1): LocalRun => {
   const sessions = new Map<EmittedModel, Promise<KernelSession>>();
-  const run: RunModel = async (model, feeds) => {
+  const run: RunModel = async (model, feeds, preallocated) => {
     let s = sessions.get(model);
     if (s === undefined) {
       s = KernelSession.create(model.bytes, { threads, provider: "cpu" });
       sessions.set(model, s);
     }
-    return (await s).run(feeds);
+    return (await s).run(feeds, undefined, preallocated);
   };
   const release = async (): Promise<void> => {
     const all = [...sessions.values()];
@@ -35,14 +35,14 @@ export const localRun = (threads = 1): LocalRun => {
 export const poolRun = (pool: KernelPool, prefix = "model"): LocalRun => {
   const keys = new Map<EmittedModel, Promise<string>>();
   let next = 0;
-  const run: RunModel = async (model, feeds) => {
+  const run: RunModel = async (model, feeds, preallocated) => {
     let key = keys.get(model);
     if (key === undefined) {
       const k = `${prefix}:${next++}`;
       key = pool.load(k, model.bytes).then(() => k);
       keys.set(model, key);
     }
-    return pool.run(await key, { ...feeds });
+    return pool.run(await key, { ...feeds }, undefined, preallocated === undefined ? {} : { preallocated: { ...preallocated } });
   };
   const release = async (): Promise<void> => {
     const all = [...keys.values()];

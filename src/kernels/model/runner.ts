@@ -7,8 +7,25 @@ import type { Tensor } from "../runtime/tensor.js";
 import type { Params } from "./params.js";
 import { gradName, type StageModels, type WholeModels } from "./stage.js";
 
-/** Runs an emitted model on feeds and returns all of its outputs by name. */
-export type RunModel = (model: EmittedModel, feeds: Readonly<Record<string, Tensor>>) => Promise<Record<string, Tensor>>;
+/**
+ * Runs an emitted model on feeds and returns all of its outputs by name. `preallocated` outputs
+ * may be written in place (ORT-allocated large outputs are slow); callers must use the returned
+ * tensors, since a worker pool hands back transferred buffers instead.
+ */
+export type RunModel = (model: EmittedModel, feeds: Readonly<Record<string, Tensor>>, preallocated?: Readonly<Record<string, Tensor>>) => Promise<Record<string, Tensor>>;
+
+/** Optional gradient buffers (by parameter name) for backward to write into. */
+export type GradBuffers = Readonly<Record<string, Float32Array>>;
+
+const gradTargets = (specs: StageModels["params"], into: GradBuffers | undefined): Record<string, Tensor> | undefined => {
+  if (into === undefined) return undefined;
+  const pre: Record<string, Tensor> = {};
+  for (const p of specs) {
+    const buf = into[p.name];
+    if (buf !== undefined) pre[gradName(p.name)] = checkTensor({ name: p.name, shape: p.shape, dtype: "float32" }, { dims: p.shape, data: buf });
+  }
+  return pre;
+};
 
 /** Forward result: `output` is the boundary activation, or the scalar loss on the last stage. */
 export type ForwardResult = { readonly output: Tensor; readonly saved: Readonly<Record<string, Tensor>> };
@@ -80,7 +97,11 @@ export class StageRunner {
    * Runs the backward model. `gradOutput` (the gradient of this stage's output) is required
    * except on the last stage, which starts from its loss; `saved` comes from `forward`.
    */
-  async backward(params: Params, input: Tensor, opts: { saved?: Readonly<Record<string, Tensor>>; gradOutput?: Tensor; targets?: Tensor }): Promise<BackwardResult> {
+  async backward(
+    params: Params,
+    input: Tensor,
+    opts: { saved?: Readonly<Record<string, Tensor>>; gradOutput?: Tensor; targets?: Tensor; into?: GradBuffers },
+  ): Promise<BackwardResult> {
     const m = this.models;
     const feeds = this.feeds(params, input, opts.targets);
     if (m.targets === undefined) {
@@ -92,16 +113,23 @@ export class StageRunner {
       if (v === undefined) throw new RangeError(`stage ${m.stage} keeps activations: saved tensor "${s.name}" is missing`);
       feeds[s.name] = checkTensor(s, v);
     }
-    const out = await this.run(m.backward, feeds);
+    const out = await this.run(m.backward, feeds, gradTargets(m.params, opts.into));
     return { gradInput: m.stage === 0 ? undefined : pick(out, "grad_x"), gradParams: gradsOf(m.params, out) };
   }
 }
 
 /** Loss and gradients of the whole model in one fused run (the monolithic training step). */
-export const wholeStep = async (w: WholeModels, run: RunModel, params: Params, ids: Tensor, targets: Tensor): Promise<{ loss: number; gradParams: Record<string, Float32Array> }> => {
+export const wholeStep = async (
+  w: WholeModels,
+  run: RunModel,
+  params: Params,
+  ids: Tensor,
+  targets: Tensor,
+  into?: GradBuffers,
+): Promise<{ loss: number; gradParams: Record<string, Float32Array> }> => {
   const feeds = paramFeeds(w.params, params);
   feeds["ids"] = ids;
   feeds["targets"] = targets;
-  const out = await run(w.step, feeds);
+  const out = await run(w.step, feeds, gradTargets(w.params, into));
   return { loss: Number(pick(out, "loss").data[0]), gradParams: gradsOf(w.params, out) };
 };

@@ -111,3 +111,10 @@ export const buildWhole = (c: GptConfig, float: FloatType = "float32"): WholeMod
   const feeds = [...params, ids, targets];
   return { config: c, params: specs, loss: emitModel(t.g, feeds, { loss }, "whole_loss"), step: emitModel(t.g, feeds, outs, "whole_step") };
 };
+
+/** MatMul/Gemm FLOPs of one forward and one backward run of a stage (for GFLOP/s figures). */
+export const stageFlops = (m: StageModels): { readonly forward: number; readonly backward: number } => ({ forward: m.forward.flops, backward: m.backward.flops });
+
+/** Bytes of activations a stage holds between forward and backward per microbatch (0 when recomputing). */
+export const savedBytes = (m: StageModels): number =>
+  m.saved.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1) * (s.dtype === "float64" || s.dtype === "int64" ? 8 : 4), 0);

@@ -5,7 +5,7 @@ import type { GptConfig } from "../../../src/kernels/model/config.js";
 import { localRun } from "../../../src/kernels/model/local-run.js";
 import { initParams, modelParamSpecs, type Params } from "../../../src/kernels/model/params.js";
 import { StageRunner, wholeStep, type RunModel } from "../../../src/kernels/model/runner.js";
-import { buildStage, buildWhole, type Activations } from "../../../src/kernels/model/stage.js";
+import { buildStage, buildWhole, savedBytes, type Activations } from "../../../src/kernels/model/stage.js";
 import type { Tensor } from "../../../src/kernels/runtime/tensor.js";
 import { batchOf, tiny, worstGradErr } from "./helpers.js";
 
@@ -63,11 +63,25 @@ describe("stage composition", () => {
     const recompute = buildStage(tiny, 1, { activations: "recompute" });
     expect(keep.saved.length).toBeGreaterThan(0);
     expect(recompute.saved).toEqual([]);
+    expect(savedBytes(keep)).toBeGreaterThan(0);
+    expect(savedBytes(recompute)).toBe(0);
     expect(keep.forward.outputs.map((o) => o.name)).toEqual(["y", ...keep.saved.map((s) => s.name)]);
     // recompute re-runs every forward matmul backward needs (all but the stage's last projection)
     const extra = recompute.backward.flops - keep.backward.flops;
     expect(extra).toBeGreaterThan(keep.forward.flops / 2);
     expect(extra).toBeLessThanOrEqual(keep.forward.flops);
+  });
+
+  it("writes gradients into caller buffers when given them, with the same values", async () => {
+    const c = { ...tiny, stages: 1 };
+    const w = buildWhole(c);
+    const params = initParams(c, modelParamSpecs(c));
+    const { ids, targets } = batchOf(c, 8);
+    const fresh = await wholeStep(w, local.run, params, ids, targets);
+    const into = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, new Float32Array(v.length)]));
+    const reused = await wholeStep(w, local.run, params, ids, targets, into);
+    expect(reused.gradParams["wte"]).toBe(into["wte"]);
+    expect(worstGradErr(reused.gradParams, fresh.gradParams)).toBe(0);
   });
 
   it("rejects a backward call without the saved activations it was built to take", async () => {
