@@ -49,12 +49,10 @@ const applyRun = (d: S, fact: SwarmFact): boolean => {
       d.done = true;
       return true;
     case "MinerJoined": {
+      // Exact redeliveries never reach here (actor seq); a new MinerJoined is a new registration.
       const m = d.miners[fact.actor];
       if (m !== undefined && m.status === "kicked") return true;
-      if (m !== undefined && isLive(m)) {
-        m.throughput = fact.payload.throughput;
-        return true;
-      }
+      // A live miner joining again restarted (new session): it re-registers, its in-memory work is lost.
       d.miners[fact.actor] = {
         id: fact.actor, status: "joined", stage: null, joinOrder: d.joins, lastSeen: d.tick,
         throughput: fact.payload.throughput, queue: 0, samples: 0, flagged: false,

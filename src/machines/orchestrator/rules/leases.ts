@@ -4,7 +4,7 @@
 // Invariant: a microbatch is never lost (a void lease puts it back in the retry queue) and never
 // counted twice (only an open lease completes, and completing closes it).
 import { batchFor, pickPeer, rngFor } from "../../protocol/index.js";
-import { isLive, type LeaseState, type OrchestratorState, stageMiners } from "../state.js";
+import { type LeaseState, type OrchestratorState, stageMiners } from "../state.js";
 import type { Rule } from "./types.js";
 
 const openLeases = (s: OrchestratorState): LeaseState[] =>
@@ -22,12 +22,15 @@ export const completions: Rule = (s) => {
   };
 };
 
-/** The miner whose loss voids the lease: on its path, with its backward still pending, and gone. */
+/**
+ * The miner whose loss voids the lease: on its path, with its backward still pending, and no longer
+ * active (timed out, left, kicked, or re-registered after a restart: its activations are gone).
+ */
 const lostMiner = (s: OrchestratorState, l: LeaseState): string | undefined =>
   l.pathway.find((m, stage) => {
     if (m === null || l.backward[stage] !== null) return false;
     const rec = s.miners[m];
-    return rec === undefined || !isLive(rec);
+    return rec === undefined || rec.status !== "active";
   }) ?? undefined;
 
 export const reissues: Rule = (s) => {

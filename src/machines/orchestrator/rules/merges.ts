@@ -6,16 +6,14 @@
 // (which keeps both copies and never compares) and hivemind (which keeps local values for failed
 // reducers), both copies are compared and a wrong one is provably attributed.
 import { assignReducers, byCodeUnit, chooseExtraReducer, partitionBounds, rngFor } from "../../protocol/index.js";
-import { isLive, type MergeState, type OrchestratorState, type PartitionState, stageMiners } from "../state.js";
+import { type MergeState, type OrchestratorState, type PartitionState, stageMiners } from "../state.js";
 import type { Proposal, Rule, RuleContext } from "./types.js";
 
 /** At most this many reducers are added to one partition for disputes. */
 export const MAX_DISPUTE_REDUCERS = 2;
 
-const live = (s: OrchestratorState, m: string): boolean => {
-  const r = s.miners[m];
-  return r !== undefined && isLive(r);
-};
+/** A merge party is usable while active (a restarted miner lost its snapshot and its duties). */
+const live = (s: OrchestratorState, m: string): boolean => s.miners[m]?.status === "active";
 
 export const mergeStarts: Rule = (s, { config, nextId }) => {
   if (s.done) return undefined;

@@ -1,0 +1,162 @@
+// The worker's decisions as pure functions: (context, event) -> (context, effects). The XState
+// machine (machine.ts) says WHEN each applies; these say WHAT the miner does, so they are
+// testable without an actor and identical in every host.
+import { produce } from "immer";
+import { type SwarmEventType, type SwarmPayloads, swarmVersion } from "../../events/swarm/index.js";
+import { stageMiners } from "../orchestrator/index.js";
+import { pickPeer, rngFor } from "../protocol/index.js";
+import type { Effect, ReduceTask, Work, WorkerContext, WorkerDraft, WorkerEvent } from "./types.js";
+
+export interface Reaction {
+  readonly context: WorkerContext;
+  readonly effects: readonly Effect[];
+}
+
+type Ev<T extends WorkerEvent["type"]> = Extract<WorkerEvent, { type: T }>;
+
+const none = (context: WorkerContext): Reaction => ({ context, effects: [] });
+
+/** Appends one fact: a deterministic id per (run, miner, session, n) so a retried append deduplicates. */
+const publish = <T extends SwarmEventType>(ctx: WorkerContext, type: T, payload: SwarmPayloads[T], cause: readonly string[]): Reaction => {
+  const run = ctx.view.config?.run ?? "";
+  const draft = { id: `${run}:${ctx.me}:${ctx.session}:${ctx.published + 1}`, type, v: swarmVersion(type), step: ctx.tick, cause, payload } as WorkerDraft;
+  const context = produce(ctx, (d) => {
+    d.published += 1;
+    d.lastPublished = d.tick;
+  });
+  return { context, effects: [{ type: "publish", params: draft }] };
+};
+
+/** Chains reactions left to right. */
+const then = (r: Reaction, f: (c: WorkerContext) => Reaction): Reaction => {
+  const n = f(r.context);
+  return { context: n.context, effects: [...r.effects, ...n.effects] };
+};
+
+const workKey = (w: Work): string => `${w.kind}|${w.lease}|${w.stage}`;
+
+/**
+ * Joins once the run's config is known; until its own MinerJoined comes back through the log the
+ * worker acts on nothing, so a restarted miner replaying the log never obeys its past session.
+ */
+export const onJoin = (ctx: WorkerContext): Reaction => {
+  const r = publish(ctx, "MinerJoined", { throughput: ctx.throughput }, []);
+  const first = r.effects[0];
+  return { context: produce(r.context, (d) => { d.joinId = first?.type === "publish" ? first.params.id : null; }), effects: r.effects };
+};
+
+export const onStageAssigned = (ctx: WorkerContext, e: Ev<"stage.assigned">): Reaction => ({
+  context: produce(ctx, (d) => { d.stage = e.stage; }),
+  effects: [{ type: "loadWeights", params: { stage: e.stage, ref: e.weights, epoch: e.epoch } }],
+});
+
+export const onWeightsLoaded = (ctx: WorkerContext, e: Ev<"weights.loaded">): Reaction =>
+  publish(ctx, "WeightsLoaded", { stage: e.stage, epoch: e.epoch, ref: e.ref }, []);
+
+/** Requests compute for a unit of work, once (a redelivered fact asks for nothing). */
+export const onWork = (ctx: WorkerContext, w: Work): Reaction => {
+  const stages = ctx.view.stages.length;
+  if (w.stage !== ctx.stage || ctx.done[workKey(w)] === true || ctx.view.leases[w.lease] === undefined) return none(ctx);
+  const context = produce(ctx, (d) => {
+    d.done[workKey(w)] = true;
+    d.pending += 1;
+  });
+  const effect: Effect = w.kind === "backward" ? { type: "backward", params: w } : w.stage === stages - 1 ? { type: "lastStage", params: w } : { type: "forward", params: w };
+  return { context, effects: [effect] };
+};
+
+/** Holds work while the stage merges. */
+export const hold = (ctx: WorkerContext, w: Work): Reaction => none(produce(ctx, (d) => { d.held.push(w); }));
+
+const finished = (ctx: WorkerContext): WorkerContext => produce(ctx, (d) => { d.pending = Math.max(0, d.pending - 1); });
+
+/** Forward done: route to a next-stage peer by SWARM's stochastic wiring and forward the activations. */
+export const onForwardDone = (ctx0: WorkerContext, e: Ev<"forward.done">): Reaction => {
+  const ctx = finished(ctx0);
+  const config = ctx.view.config;
+  if (config === null || ctx.view.leases[e.lease] === undefined) return none(ctx);
+  const route = stageMiners(ctx.view, e.stage + 1).map((m) => ({ miner: m.id, throughput: m.throughput, queue: m.queue }));
+  const to = pickPeer(route, rngFor(config.seed, "route", e.lease, e.stage));
+  if (to === undefined) return none(ctx); // no live peer downstream: the lease will expire and be reissued
+  return publish(ctx, "ActivationsForwarded", { lease: e.lease, stage: e.stage, to, ref: e.ref, bytes: e.bytes, route }, [e.lease]);
+};
+
+/** After a backward: gradients upstream (stage >= 1), the backward fact, and maybe an optimizer step. */
+const afterBackward = (ctx: WorkerContext, lease: string, stage: number, ref: string, bytes: number): Reaction => {
+  const upstream = ctx.view.leases[lease]?.pathway[stage - 1];
+  let r: Reaction = none(ctx);
+  if (stage > 0 && typeof upstream === "string") r = publish(ctx, "GradientsReturned", { lease, stage, to: upstream, ref, bytes }, [lease]);
+  r = then(r, (c) => publish(c, "BackwardCompleted", { lease, stage }, [lease]));
+  return then(r, (c) => {
+    const per = c.view.config?.schedule.microbatchesPerStep ?? 1;
+    const next = produce(c, (d) => { d.sinceStep += 1; });
+    if (next.sinceStep < per) return none(next);
+    const stepped = produce(next, (d) => { d.steps += 1; d.sinceStep = 0; });
+    return { context: stepped, effects: [{ type: "stepOptimizer", params: { stage, step: stepped.steps, microbatches: per } }] };
+  });
+};
+
+export const onLossDone = (ctx0: WorkerContext, e: Ev<"loss.done">): Reaction => {
+  const ctx = finished(ctx0);
+  return then(publish(ctx, "LossComputed", { lease: e.lease, loss: e.loss, tokens: e.tokens }, [e.lease]), (c) => afterBackward(c, e.lease, e.stage, e.ref, e.bytes));
+};
+
+export const onBackwardDone = (ctx0: WorkerContext, e: Ev<"backward.done">): Reaction =>
+  afterBackward(finished(ctx0), e.lease, e.stage, e.ref, e.bytes);
+
+export const onStepDone = (ctx: WorkerContext, e: Ev<"step.done">): Reaction =>
+  ctx.stage === null ? none(ctx) : publish(ctx, "OptimizerStepped", { stage: ctx.stage, step: e.step, microbatches: e.microbatches }, []);
+
+export const onMergeStarted = (ctx: WorkerContext, e: Ev<"merge.started">): Reaction => {
+  const context = produce(ctx, (d) => { d.merge = e.merge; });
+  if (!e.participant || ctx.stage === null || ctx.done[`send:${e.merge}`] === true) return none(context);
+  return {
+    context: produce(context, (d) => { d.done[`send:${e.merge}`] = true; }),
+    effects: [{ type: "sendPartitions", params: { merge: e.merge, stage: ctx.stage, partitions: e.partitions, reducers: e.reducers } }],
+  };
+};
+
+export const onPartitionsSent = (ctx: WorkerContext, e: Ev<"partitions.sent">): Reaction =>
+  publish(ctx, "PartitionsSent", { merge: e.merge, refs: e.refs, bytes: e.bytes }, [e.merge]);
+
+export const onReduceRequested = (ctx: WorkerContext, task: ReduceTask): Reaction => {
+  const key = `reduce:${task.merge}:${task.partition}`;
+  if (ctx.done[key] === true) return none(ctx);
+  return { context: produce(ctx, (d) => { d.done[key] = true; d.pending += 1; }), effects: [{ type: "reduce", params: task }] };
+};
+
+export const onReduceDone = (ctx: WorkerContext, e: Ev<"reduce.done">): Reaction =>
+  publish(finished(ctx), "PartitionReduced", { merge: e.merge, partition: e.partition, hash: e.hash }, [e.merge]);
+
+export const onMergeCompleted = (ctx: WorkerContext, e: Ev<"merge.completed">): Reaction =>
+  ctx.stage === null
+    ? none(ctx)
+    : { context: ctx, effects: [{ type: "applyMerge", params: { merge: e.merge, stage: ctx.stage, epoch: e.epoch, results: e.results } }] };
+
+/** Back to training: the merge is over and the held work is requested in arrival order. */
+export const resume = (ctx: WorkerContext): Reaction => {
+  const cleared = produce(ctx, (d) => {
+    d.merge = null;
+    d.held = [];
+    for (const k of Object.keys(d.done)) if (k.startsWith("send:") || k.startsWith("reduce:")) delete d.done[k];
+  });
+  return ctx.held.reduce<Reaction>((r, w) => then(r, (c) => onWork(c, w)), none(cleared));
+};
+
+/** A heartbeat when this miner has been silent for heartbeatEveryTicks. */
+export const onTick = (ctx: WorkerContext, e: Ev<"clock.ticked">): Reaction => {
+  const c = produce(ctx, (d) => { d.tick = e.tick; });
+  const every = c.view.config?.schedule.heartbeatEveryTicks ?? Number.POSITIVE_INFINITY;
+  return c.tick - c.lastPublished >= every ? publish(c, "HeartbeatSent", { queue: c.pending + c.held.length, throughput: c.throughput }, []) : none(c);
+};
+
+export const onLeaseClosed = (ctx: WorkerContext, e: Ev<"lease.closed">): Reaction => {
+  const keys = Object.keys(ctx.done).filter((k) => k.split("|")[1] === e.lease);
+  if (keys.length === 0 && !ctx.held.some((w) => w.lease === e.lease)) return none(ctx);
+  return none(produce(ctx, (d) => {
+    for (const k of keys) delete d.done[k];
+    d.held = d.held.filter((w) => w.lease !== e.lease);
+  }));
+};
+
+export const onLeave = (ctx: WorkerContext, e: Ev<"leave">): Reaction => publish(ctx, "MinerLeft", { reason: e.reason }, []);

@@ -1,0 +1,97 @@
+// The stage worker's context, the events its host feeds it, the machine-local signals it derives
+// from facts, and the effects it asks its host to perform (named actions the host provides).
+import type { SwarmFact, SwarmEventType, SwarmPayloads } from "../../events/swarm/index.js";
+import type { OrchestratorState } from "../orchestrator/index.js";
+
+/** A fact the worker wants appended, ready for the envelope (an envelope Draft). */
+export type WorkerDraft = {
+  [T in SwarmEventType]: { readonly id: string; readonly type: T; readonly v: number; readonly step: number; readonly cause: readonly string[]; readonly payload: SwarmPayloads[T] };
+}[SwarmEventType];
+
+export interface WorkerInput {
+  /** This miner's actor name (hotkey address). */
+  readonly me: string;
+  /** A nonce unique to this process start, so event ids of a restarted miner never collide. */
+  readonly session: string;
+  /** Self-measured throughput, reported on join and in heartbeats. */
+  readonly throughput: number;
+}
+
+/** A unit of pipeline work for this miner. */
+export type Work =
+  | { readonly kind: "forward"; readonly lease: string; readonly stage: number; readonly batch: number; readonly input: string | null; readonly cause: string }
+  | { readonly kind: "backward"; readonly lease: string; readonly stage: number; readonly grad: string; readonly cause: string };
+
+export interface ReduceTask {
+  readonly merge: string;
+  readonly stage: number;
+  readonly partition: number;
+  /** Sealed contributors in miner-id order, with their sample weights and partition content refs. */
+  readonly contributors: readonly { readonly miner: string; readonly samples: number; readonly ref: string }[];
+}
+
+export interface WorkerContext extends WorkerInput {
+  readonly stage: number | null;
+  /** The host's fold of the run's log (orchestrator state): roster, leases, merges, config. */
+  readonly view: OrchestratorState;
+  readonly tick: number;
+  readonly lastPublished: number;
+  /** Facts published so far in this session (event ids are `${run}:${me}:${session}:${n}`). */
+  readonly published: number;
+  /** Compute requests outstanding at the host. */
+  readonly pending: number;
+  /** Work held while this stage merges; replayed after. */
+  readonly held: readonly Work[];
+  /** Keys of work already requested (dedupe of redelivered facts), pruned when leases close. */
+  readonly done: Readonly<Record<string, true>>;
+  readonly sinceStep: number;
+  readonly steps: number;
+  readonly merge: string | null;
+  /** Id of this session's MinerJoined; facts before it are folded into the view but not acted on. */
+  readonly joinId: string | null;
+  readonly listening: boolean;
+}
+
+/** Machine-local signals derived from facts (lowercase, dotted: they are not in the log). */
+export type Signal =
+  | { readonly type: "stage.assigned"; readonly stage: number; readonly weights: string; readonly epoch: number }
+  | { readonly type: "work.arrived"; readonly work: Work }
+  | { readonly type: "merge.started"; readonly merge: string; readonly participant: boolean; readonly partitions: number; readonly reducers: readonly (readonly string[])[] }
+  | { readonly type: "reduce.requested"; readonly task: ReduceTask; readonly cause: string }
+  | { readonly type: "merge.completed"; readonly merge: string; readonly epoch: number; readonly results: readonly (string | null)[] }
+  | { readonly type: "clock.ticked"; readonly tick: number }
+  | { readonly type: "lease.closed"; readonly lease: string }
+  | { readonly type: "removed" };
+
+/** Events the host sends: facts from the log, and results of the effects it performed. */
+export type WorkerEvent =
+  | { readonly type: "fact"; readonly fact: SwarmFact; readonly view: OrchestratorState }
+  | { readonly type: "forward.done"; readonly lease: string; readonly stage: number; readonly ref: string; readonly bytes: number }
+  | { readonly type: "loss.done"; readonly lease: string; readonly stage: number; readonly loss: number; readonly tokens: number; readonly ref: string; readonly bytes: number }
+  | { readonly type: "backward.done"; readonly lease: string; readonly stage: number; readonly ref: string; readonly bytes: number }
+  | { readonly type: "step.done"; readonly step: number; readonly microbatches: number }
+  | { readonly type: "partitions.sent"; readonly merge: string; readonly refs: readonly string[]; readonly bytes: number }
+  | { readonly type: "reduce.done"; readonly merge: string; readonly partition: number; readonly hash: string }
+  | { readonly type: "weights.loaded"; readonly stage: number; readonly epoch: number; readonly ref: string }
+  | { readonly type: "leave"; readonly reason: string }
+  | Signal;
+
+/** Effects the worker asks of its host: one named action each (hosts supply them with machine.provide). */
+export type Effect =
+  | { readonly type: "publish"; readonly params: WorkerDraft }
+  /** Forward a non-final stage: stage 0 reads dataset batch `batch`, later stages decode `input`. Reply forward.done. */
+  | { readonly type: "forward"; readonly params: Extract<Work, { kind: "forward" }> }
+  /** Last stage: forward, loss on batch `batch`'s targets, backward. Reply loss.done. */
+  | { readonly type: "lastStage"; readonly params: Extract<Work, { kind: "forward" }> }
+  /** Backward with the returned gradient `grad`, accumulating parameter gradients. Reply backward.done. */
+  | { readonly type: "backward"; readonly params: Extract<Work, { kind: "backward" }> }
+  /** A local optimizer step over the accumulated gradients. Reply step.done. */
+  | { readonly type: "stepOptimizer"; readonly params: { readonly stage: number; readonly step: number; readonly microbatches: number } }
+  /** Snapshot weights, cut into partitions, send partition i to reducers[i] (and keep the copy). Reply partitions.sent. */
+  | { readonly type: "sendPartitions"; readonly params: { readonly merge: string; readonly stage: number; readonly partitions: number; readonly reducers: readonly (readonly string[])[] } }
+  /** weightedAverage of the contributors' copies of one partition; hash the bytes. Reply reduce.done. */
+  | { readonly type: "reduce"; readonly params: ReduceTask }
+  /** Load a stage's full weights by content ref. Reply weights.loaded. */
+  | { readonly type: "loadWeights"; readonly params: { readonly stage: number; readonly ref: string; readonly epoch: number } }
+  /** Adopt accepted partitions (by hash); keep own values for skipped ones. Reply weights.loaded. */
+  | { readonly type: "applyMerge"; readonly params: { readonly merge: string; readonly stage: number; readonly epoch: number; readonly results: readonly (string | null)[] } };
