@@ -2,9 +2,11 @@
 import type { Command } from "commander";
 import { registerLog } from "./log.js";
 import { registerNats } from "./nats.js";
+import { registerTrain } from "./train.js";
 
 export const registerCommands = (program: Command): void => {
   registerNats(program);
   registerLog(program);
+  registerTrain(program);
   // Subcommands are added here as they land: nats, log, train, sim, orchestrate, miner.
 };
