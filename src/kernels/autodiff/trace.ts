@@ -9,6 +9,9 @@ const swapLast = (r: number): number[] => [...Array.from({ length: r - 2 }, (_, 
 
 /** Records Ops calls into a Graph; `gradients` builds the backward part of the same graph. */
 export class Tracer implements Ops<Sym> {
+  // Small constants (shapes, axes, scalars) are shared, so a model carries each only once.
+  private readonly consts = new Map<string, Sym>();
+
   constructor(readonly g: Graph) {}
 
   shape(x: Sym): Shape {
@@ -24,11 +27,18 @@ export class Tracer implements Ops<Sym> {
   }
   /** int64 1-D constant (shapes, axes, pads). */
   i64(vals: readonly number[]): Sym {
-    return this.g.constant([vals.length], BigInt64Array.from(vals.map((v) => BigInt(v))), "int64");
+    return this.shared(`i64:${vals.join(",")}`, () => this.g.constant([vals.length], BigInt64Array.from(vals.map((v) => BigInt(v))), "int64"));
   }
   /** Float scalar constant. */
   scalar(c: number): Sym {
-    return this.g.constant([], Float64Array.of(c));
+    return this.shared(`f:${c}`, () => this.g.constant([], Float64Array.of(c)));
+  }
+  private shared(key: string, make: () => Sym): Sym {
+    const hit = this.consts.get(key);
+    if (hit !== undefined) return hit;
+    const s = make();
+    this.consts.set(key, s);
+    return s;
   }
   private bin(op: "Add" | "Sub" | "Mul", a: Sym, b: Sym): Sym {
     return this.one(op, [a, b], broadcast(a.shape, b.shape));
