@@ -133,3 +133,11 @@ export const wholeStep = async (
   const out = await run(w.step, feeds, gradTargets(w.params, into));
   return { loss: Number(pick(out, "loss").data[0]), gradParams: gradsOf(w.params, out) };
 };
+
+/** Loss of the whole model on one batch, forward only (validation). */
+export const wholeLoss = async (w: WholeModels, run: RunModel, params: Params, ids: Tensor, targets: Tensor): Promise<number> => {
+  const feeds = paramFeeds(w.params, params);
+  feeds["ids"] = ids;
+  feeds["targets"] = targets;
+  return Number(pick(await run(w.loss, feeds), "loss").data[0]);
+};

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { GptConfig } from "../../../src/kernels/model/config.js";
 import { localRun } from "../../../src/kernels/model/local-run.js";
 import { initParams, modelParamSpecs, type Params } from "../../../src/kernels/model/params.js";
-import { StageRunner, wholeStep, type RunModel } from "../../../src/kernels/model/runner.js";
+import { StageRunner, wholeLoss, wholeStep, type RunModel } from "../../../src/kernels/model/runner.js";
 import { buildStage, buildWhole, savedBytes, type Activations } from "../../../src/kernels/model/stage.js";
 import type { Tensor } from "../../../src/kernels/runtime/tensor.js";
 import { batchOf, tiny, worstGradErr } from "./helpers.js";
@@ -81,6 +81,7 @@ describe("stage composition", () => {
     const into = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, new Float32Array(v.length)]));
     const reused = await wholeStep(w, local.run, params, ids, targets, into);
     expect(reused.gradParams["wte"]).toBe(into["wte"]);
+    expect(await wholeLoss(w, local.run, params, ids, targets)).toBeCloseTo(fresh.loss, 6);
     expect(worstGradErr(reused.gradParams, fresh.gradParams)).toBe(0);
   });
 
