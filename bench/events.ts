@@ -1,4 +1,4 @@
-// `npm run bench -- events [--events N] [--actors A] [--batch B]`: in one run against one embedded
+// `npm run bench -- events [--events N] [--actors A] [--batch B] [--reps R]`: in one run against one embedded
 // nats-server, the raw JetStream baseline (async-ack publish, ordered-consumer replay) and
 // Swarmline's signed append (ActorChain.seal + EventLog.append) and verified replay (EventLog.read
 // + LogVerifier). Prints the figures and writes bench/results/events.json.
@@ -17,8 +17,6 @@ import { coreEvents } from "../src/events/schemas/index.js";
 import { LogVerifier } from "../src/events/verify.js";
 
 const RUN = "bench";
-/** In-flight publishes of the raw baseline (the same window the EventLog's append uses). */
-const RAW_WINDOW = 4096;
 
 const arg = (args: string[], name: string, dflt: number): number => {
   const i = args.indexOf(`--${name}`);
@@ -30,10 +28,10 @@ const arg = (args: string[], name: string, dflt: number): number => {
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 
 /** One signing actor: hotkey, session key, chain, and a supply of ClockTicked drafts. */
-const makeActor = (i: number) => {
+const makeActor = (i: number, run: string) => {
   const hotkey = loadHotkey(`//Bench${i}`);
   const session = sessionKey(new Uint8Array(32).fill(i + 1));
-  const chain = new ActorChain(nodeCrypto, session, RUN, hotkey.address);
+  const chain = new ActorChain(nodeCrypto, session, run, hotkey.address);
   let tick = 0;
   const drafts = (n: number): Draft[] =>
     Array.from({ length: n }, () => {
@@ -41,7 +39,7 @@ const makeActor = (i: number) => {
       return { id: `b${i}-${tick}`, type: "ClockTicked", v: 1, step: tick, at: 1_700_000_000_000 + tick, payload: { tick } };
     });
   const open = (): Envelope[] =>
-    chain.seal([sessionCertifiedDraft(certifySessionKey(hotkey, RUN, session, fixedRng()), { id: `b${i}-cert`, step: 0 })]);
+    chain.seal([sessionCertifiedDraft(certifySessionKey(hotkey, run, session, fixedRng()), { id: `b${i}-cert`, step: 0 })]);
   return { actor: hotkey.address, chain, drafts, open };
 };
 
@@ -49,6 +47,7 @@ export const run = async (args: string[]): Promise<void> => {
   const events = arg(args, "events", 60_000);
   const actors = arg(args, "actors", 8);
   const batch = arg(args, "batch", 64);
+  const reps = arg(args, "reps", 3);
   const nats = await startEmbeddedNats();
   const nc = await connectNats(nats.url);
   try {
@@ -56,112 +55,135 @@ export const run = async (args: string[]): Promise<void> => {
     const jsm = await jetstreamManager(nc);
     const layer = layerNats(nc);
     const registry = buildRegistry(coreEvents);
+    const perActor = Math.ceil(events / actors);
 
     // A sample envelope fixes the raw payload size: the baseline moves the same bytes.
-    const sample = makeActor(99);
+    const sample = makeActor(99, "sample");
     sample.open();
     const sampleBytes = JSON.stringify(sample.chain.seal(sample.drafts(batch)).at(-2)).length;
     const payload = new Uint8Array(sampleBytes).fill(120);
 
-    // 1. Raw JetStream publish with async acks (RAW_WINDOW in flight).
-    await jsm.streams.add({ name: "RAW", subjects: ["raw.>"], storage: "file", duplicate_window: 120_000_000_000 });
-    let t0 = performance.now();
-    for (let i = 0; i < events; i += RAW_WINDOW) {
-      const acks: Promise<PubAck>[] = [];
-      for (let k = i; k < Math.min(events, i + RAW_WINDOW); k++) acks.push(js.publish("raw.x", payload, { msgID: `raw-${k}` }));
-      await Promise.all(acks);
-    }
-    const rawPublish = events / seconds(t0);
+    // 1. Raw JetStream publish with async acks, in the same shape as the append: `actors`
+    //    concurrent publishers, each with one batch of `batch` acks in flight, msgID set.
+    const rawPublish = async (rep: number): Promise<number> => {
+      const stream = `RAW${rep}`;
+      await jsm.streams.add({ name: stream, subjects: [`raw${rep}.>`], storage: "file", duplicate_window: 120_000_000_000 });
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: actors }, async (_, p) => {
+          for (let i = 0; i < perActor; i += batch) {
+            const acks: Promise<PubAck>[] = [];
+            for (let k = i; k < Math.min(perActor, i + batch); k++) acks.push(js.publish(`raw${rep}.${p}`, payload, { msgID: `raw-${p}-${k}` }));
+            await Promise.all(acks);
+          }
+        }),
+      );
+      return (perActor * actors) / seconds(t0);
+    };
 
     // 2. Raw ordered-consumer replay of those messages (bytes only).
-    t0 = performance.now();
-    const consumer = await js.consumers.get("RAW", { filter_subjects: "raw.x" });
-    const it = await consumer.consume({ max_messages: 2048 });
-    let replayed = 0;
-    let rawBytes = 0;
-    for await (const m of it) {
-      replayed += 1;
-      rawBytes += m.data.length;
-      if (m.info.pending === 0) break;
-    }
-    const rawReplay = replayed / seconds(t0);
+    const rawReplay = async (): Promise<number> => {
+      const t0 = performance.now();
+      const consumer = await js.consumers.get("RAW0", { filter_subjects: "raw0.>" });
+      const it = await consumer.consume({ max_messages: 2048 });
+      let replayed = 0;
+      for await (const m of it) {
+        replayed += 1;
+        if (m.info.pending === 0) break;
+      }
+      return replayed / seconds(t0);
+    };
 
     // 3. Swarmline signed append: each actor seals batches on its chain and appends them with
     //    the expected last subject sequence; the actors run concurrently, as actor hosts do.
-    const perActor = Math.ceil(events / actors);
-    const team = Array.from({ length: actors }, (_, i) => makeActor(i));
-    t0 = performance.now();
-    const appended = await Effect.runPromise(
-      Effect.provide(
-        Effect.gen(function* () {
-          const log = yield* EventLog;
-          const counts = yield* Effect.all(
-            team.map((a) =>
-              Effect.gen(function* () {
-                let last = 0;
-                let n = 0;
-                let first = true;
-                while (n < perActor) {
-                  const k = Math.min(batch, perActor - n);
-                  const envs = first ? [...a.open(), ...a.chain.seal(a.drafts(k - 1))] : a.chain.seal(a.drafts(k));
-                  first = false;
-                  const seqs = yield* log.append(RUN, a.actor, envs, { expectedLastSubjectSeq: last });
-                  last = seqs[seqs.length - 1] ?? last;
-                  n += k;
-                }
-                return n;
-              }),
-            ),
-            { concurrency: "unbounded" },
-          );
-          return counts.reduce((x, y) => x + y, 0);
-        }),
-        layer,
-      ),
-    );
-    const append = appended / seconds(t0);
+    const append = async (rep: number): Promise<number> => {
+      const run = `${RUN}${rep}`;
+      const team = Array.from({ length: actors }, (_, i) => makeActor(i, run));
+      const t0 = performance.now();
+      const appended = await Effect.runPromise(
+        Effect.provide(
+          Effect.gen(function* () {
+            const log = yield* EventLog;
+            const counts = yield* Effect.all(
+              team.map((a) =>
+                Effect.gen(function* () {
+                  let last = 0;
+                  let n = 0;
+                  while (n < perActor) {
+                    const k = Math.min(batch, perActor - n);
+                    const envs = n === 0 ? [...a.open(), ...a.chain.seal(a.drafts(k - 1))] : a.chain.seal(a.drafts(k));
+                    const seqs = yield* log.append(run, a.actor, envs, { expectedLastSubjectSeq: last });
+                    last = seqs[seqs.length - 1] ?? last;
+                    n += k;
+                  }
+                  return n;
+                }),
+              ),
+              { concurrency: "unbounded" },
+            );
+            return counts.reduce((x, y) => x + y, 0);
+          }),
+          layer,
+        ),
+      );
+      return appended / seconds(t0);
+    };
 
-    // 4. Verified replay: EventLog.read (ordered consumer, one JSON parse per event) through the
-    //    streaming LogVerifier (shape, schema, hash, chain link, checkpoint signatures).
-    t0 = performance.now();
-    const verdict = await Effect.runPromise(
-      Effect.provide(
-        Effect.gen(function* () {
-          const log = yield* EventLog;
-          const v = new LogVerifier(nodeCrypto, registry, { run: RUN });
-          yield* log.read(RUN).pipe(
-            Stream.runForEachArray((chunk) => {
-              for (const e of chunk) v.event(e.seq, e.envelope);
-              return Effect.void;
-            }),
-          );
-          return v.result();
-        }),
-        layer,
-      ),
-    );
-    const verifiedReplay = (verdict.ok ? verdict.events : 0) / seconds(t0);
-    if (!verdict.ok) throw new Error(`verified replay failed: ${JSON.stringify(verdict)}`);
+    // 4. Verified replay: EventLog.read (one JSON parse per event) through the streaming
+    //    LogVerifier (shape, schema, hash, chain link, certificates, checkpoint signatures).
+    const verifiedReplay = async (): Promise<number> => {
+      const t0 = performance.now();
+      const verdict = await Effect.runPromise(
+        Effect.provide(
+          Effect.gen(function* () {
+            const log = yield* EventLog;
+            const v = new LogVerifier(nodeCrypto, registry, { run: `${RUN}0` });
+            yield* log.read(`${RUN}0`).pipe(
+              Stream.runForEachArray((chunk) => {
+                for (const e of chunk) v.event(e.seq, e.envelope);
+                return Effect.void;
+              }),
+            );
+            return v.result();
+          }),
+          layer,
+        ),
+      );
+      if (!verdict.ok) throw new Error(`verified replay failed: ${JSON.stringify(verdict)}`);
+      return verdict.events / seconds(t0);
+    };
+
+    // Best of `reps`, raw and Swarmline interleaved so both see the same machine.
+    const best = { rawPublish: 0, append: 0, rawReplay: 0, verifiedReplay: 0 };
+    for (let rep = 0; rep < reps; rep++) {
+      best.rawPublish = Math.max(best.rawPublish, await rawPublish(rep));
+      best.append = Math.max(best.append, await append(rep));
+    }
+    for (let rep = 0; rep < reps; rep++) {
+      best.rawReplay = Math.max(best.rawReplay, await rawReplay());
+      best.verifiedReplay = Math.max(best.verifiedReplay, await verifiedReplay());
+    }
 
     const result = {
       ratios: {
-        append_vs_raw: Number((append / rawPublish).toFixed(3)),
-        replay_vs_raw: Number((verifiedReplay / rawReplay).toFixed(3)),
+        append_vs_raw: Number((best.append / best.rawPublish).toFixed(3)),
+        replay_vs_raw: Number((best.verifiedReplay / best.rawReplay).toFixed(3)),
       },
       figures: {
-        raw_publish_eps: Math.round(rawPublish),
-        append_eps: Math.round(append),
-        raw_replay_eps: Math.round(rawReplay),
-        verified_replay_eps: Math.round(verifiedReplay),
+        raw_publish_eps: Math.round(best.rawPublish),
+        append_eps: Math.round(best.append),
+        raw_replay_eps: Math.round(best.rawReplay),
+        verified_replay_eps: Math.round(best.verifiedReplay),
       },
     };
+    const f = (n: number): string => n.toLocaleString("en").padStart(9);
     process.stdout.write(
       [
-        `events bench: ${events} events, ${actors} actors, batches of ${batch}, ${sampleBytes}-byte envelopes (raw payload ${rawBytes / replayed} bytes)`,
-        `  raw JetStream publish (async acks)   ${result.figures.raw_publish_eps.toLocaleString("en")} events/s`,
-        `  Swarmline signed append              ${result.figures.append_eps.toLocaleString("en")} events/s  (x${result.ratios.append_vs_raw} of raw; target >= 0.7)`,
-        `  raw ordered-consumer replay          ${result.figures.raw_replay_eps.toLocaleString("en")} events/s`,
-        `  Swarmline verified replay            ${result.figures.verified_replay_eps.toLocaleString("en")} events/s  (x${result.ratios.replay_vs_raw} of raw; targets >= 50,000 and >= 0.5)`,
+        `events bench: ${perActor * actors} events, ${actors} actors, batches of ${batch}, ${sampleBytes}-byte envelopes, best of ${reps}`,
+        `  raw JetStream publish (async acks)   ${f(result.figures.raw_publish_eps)} events/s`,
+        `  Swarmline signed append              ${f(result.figures.append_eps)} events/s  append_vs_raw ${result.ratios.append_vs_raw} (target >= 0.7)`,
+        `  raw ordered-consumer replay          ${f(result.figures.raw_replay_eps)} events/s`,
+        `  Swarmline verified replay            ${f(result.figures.verified_replay_eps)} events/s  replay_vs_raw ${result.ratios.replay_vs_raw} (targets >= 0.5, >= 50,000 events/s)`,
         "",
       ].join("\n"),
     );

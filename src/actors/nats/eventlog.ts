@@ -18,6 +18,13 @@ import { checkAppend, parseEntry } from "../eventlog/codec.js";
 import { AppendConflict, AppendRejected, NatsUnavailable, UnreadableEntry } from "../eventlog/errors.js";
 import { EventLog, type EventLogShape, type LogEntry, type RawEntry, type ReadOptions } from "../eventlog/service.js";
 import { deadLetterStreamConfig, factsStreamConfig, type StreamOptions } from "./definitions.js";
+import { readRange } from "./range-reader.js";
+
+type NonEmpty<A> = readonly [A, ...A[]];
+
+async function* nonEmpty<A>(it: AsyncIterable<readonly A[]>): AsyncGenerator<NonEmpty<A>> {
+  for await (const chunk of it) if (chunk.length > 0) yield chunk as NonEmpty<A>;
+}
 
 /** How many publishes one append keeps in flight before it waits for their acks. */
 const WINDOW = 4096;
@@ -125,7 +132,7 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
   };
 
   /** Ordered-consumer replay in chunks; stops at `end` (or never, when end is undefined). */
-  async function* chunks(run: string, from: number, end: number | undefined): AsyncGenerator<[RawEntry, ...RawEntry[]]> {
+  async function* chunks(run: string, from: number, end: number | undefined): AsyncGenerator<RawEntry[]> {
     if (end !== undefined && end < from) return;
     if (end === undefined) await ensure(run);
     const consumer = await js.consumers.get(streams.facts(run), {
@@ -140,7 +147,7 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
         batch.push({ seq: m.seq, subject: m.subject, data: m.data });
         const last = end !== undefined && (m.seq >= end || m.info.pending === 0);
         if (last || batch.length >= CHUNK || it.getPending() === 0) {
-          yield batch as [RawEntry, ...RawEntry[]];
+          yield batch;
           batch = [];
         }
         if (last) return;
@@ -150,13 +157,20 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
     }
   }
 
+  /** A finite read (end known) uses the fast range reader; a live one the ordered consumer. */
+  const source = async (run: string, from: number, end: number | undefined): Promise<AsyncIterable<readonly RawEntry[]>> =>
+    end === undefined
+      ? chunks(run, from, undefined)
+      : readRange(nc, await jsm(), { stream: streams.facts(run), filter: subjects.factsAll(run), from, end });
+
   const rawStream = (run: string, from: number, end: () => Promise<number | undefined>): Stream.Stream<RawEntry, NatsUnavailable> =>
     Stream.unwrap(
       Effect.tryPromise({
         try: async () => {
           const e = await end();
+          const it = await source(run, from, e);
           return Stream.fromChannel(
-            Channel.fromAsyncIterable(chunks(run, from, e), (err) => new NatsUnavailable({ message: `read ${run}: ${describe(err)}` })),
+            Channel.fromAsyncIterable(nonEmpty(it), (err) => new NatsUnavailable({ message: `read ${run}: ${describe(err)}` })),
           );
         },
         catch: (err) => new NatsUnavailable({ message: `read ${run}: ${describe(err)}` }),
@@ -165,7 +179,7 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
 
   const readEnd = (run: string, o: ReadOptions) => async () => Math.min(o.toSeq ?? Number.MAX_SAFE_INTEGER, await lastSeqP(run));
 
-  type Chunk<A> = readonly [A, ...A[]];
+  type Chunk<A> = NonEmpty<A>;
   const decodeChunk = (run: string) => (es: Chunk<RawEntry>): Effect.Effect<Chunk<LogEntry>, UnreadableEntry> => {
     const out: LogEntry[] = new Array<LogEntry>(es.length);
     for (let i = 0; i < es.length; i++) {
