@@ -20,6 +20,7 @@ export const evolve = (state: OrchestratorState, fact: SwarmFact): OrchestratorS
   return produce(state, (d) => {
     d.seqs[fact.actor] = fact.seq;
     d.lastId = fact.id;
+    d.folded += 1;
     const m = d.miners[fact.actor];
     if (m !== undefined && isLive(m)) m.lastSeen = d.tick;
     if (!applyRun(d, fact)) if (!applyPipeline(d, fact)) applyMerge(d, fact);

@@ -107,6 +107,8 @@ export interface OrchestratorState {
   readonly tick: number;
   /** Id of the last fact folded: the basis (cause[0]) of the next decisions. */
   readonly lastId: string | null;
+  /** Facts folded so far (redeliveries excluded): a monotone position, so readers can tell views apart. */
+  readonly folded: number;
   /** Highest actor-local seq folded per actor: redelivered facts (seq <= this) change nothing. */
   readonly seqs: Readonly<Record<string, number>>;
   readonly joins: number;
@@ -129,7 +131,7 @@ const zero: Counters = {
 
 /** The state before any fact. */
 export const initialState = (): OrchestratorState => ({
-  config: null, tick: 0, lastId: null, seqs: {}, joins: 0, miners: {}, stages: [], leases: {}, retry: [],
+  config: null, tick: 0, lastId: null, folded: 0, seqs: {}, joins: 0, miners: {}, stages: [], leases: {}, retry: [],
   nextMicrobatch: 0, merges: {}, counters: zero, done: false,
 });
 

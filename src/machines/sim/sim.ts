@@ -21,8 +21,13 @@ export interface SimMiner {
   readonly rejoinAfter?: number;
 }
 
+/**
+ * Faults on deliveries to workers. Drop, delay and reorder hit peer-to-peer data messages
+ * (ActivationsForwarded, GradientsReturned: the data stream); facts of the durable log are
+ * delivered in order but may be redelivered (duplicate), as a JetStream consumer would see them.
+ */
 export interface DeliveryFaults {
-  /** Probability a fact is not delivered to a given worker. */
+  /** Probability a data message is not delivered. */
   readonly drop?: number;
   /** Probability a fact is delivered twice. */
   readonly duplicate?: number;
@@ -108,9 +113,10 @@ export const simulate = (o: SimOptions): SimResult => {
 
   const deliver = (h: Host, fact: SwarmFact, snapshot: OrchestratorState): void => {
     const r = rng("deliver", fact.id, h.miner.id);
-    if (r.float() < (faults.drop ?? 0)) return;
+    const data = fact.type === "ActivationsForwarded" || fact.type === "GradientsReturned";
+    if (data && r.float() < (faults.drop ?? 0)) return;
     const copies = r.float() < (faults.duplicate ?? 0) ? 2 : 1;
-    const delayed = r.float() < (faults.delay ?? 0) ? 1 + r.int(faults.maxDelay ?? 3) : 0;
+    const delayed = data && r.float() < (faults.delay ?? 0) ? 1 + r.int(faults.maxDelay ?? 3) : 0;
     for (let i = 0; i < copies; i++) h.inbox.push({ due: tick + delayed, event: { type: "fact", fact, view: snapshot } });
   };
 
@@ -171,10 +177,15 @@ export const simulate = (o: SimOptions): SimResult => {
   orchestrate({ type: "StartRun", config });
   const restarts = new Map<string, { at: number; count: number }>();
   for (tick = 1; tick <= o.maxTicks && !orch.done; tick++) {
+    // The tick, then what it calls for (timeouts, expiries, deadlines); a crash cuts that batch.
+    orchestrate({ type: "Tick" });
     const crash = o.crashes?.find((c) => c.tick === tick);
     if (crash !== undefined) cut = crash.after;
-    orchestrate({ type: "Tick" });
-    cut = null;
+    advance();
+    if (cut !== null) {
+      cut = null;
+      orch = fold(log, initialState()); // the crash came after the whole batch: refold all the same
+    }
     for (const m of o.miners) {
       const h = hosts.get(m.id);
       if (h === undefined && (m.joinTick ?? 1) === tick) start(m, 0);
@@ -195,8 +206,12 @@ export const simulate = (o: SimOptions): SimResult => {
         let due = h.inbox.filter((x) => x.due <= tick);
         if (due.length > 0) {
           h.inbox = h.inbox.filter((x) => x.due > tick);
-          if (faults.reorder === true) due = shuffle(due, rng("reorder", tick, round, h.miner.id));
-          for (const x of due) if (h.alive) h.actor.send(x.event);
+          if (faults.reorder === true) due = reorderData(due, rng("reorder", tick, round, h.miner.id));
+          for (const x of due) {
+            if (!h.alive) break;
+            h.actor.send(x.event);
+            if (h.actor.getSnapshot().status !== "active") h.alive = false; // left, kicked or timed out
+          }
           busy = true;
         }
         while (h.alive && h.jobs.length > 0) {
@@ -213,6 +228,14 @@ export const simulate = (o: SimOptions): SimResult => {
     }
   }
   return { log, state: orch, schedule: checkInvariants(log), ticks: tick - 1, mergeBytesSent };
+};
+
+/** Shuffles the data messages among themselves, keeping log facts in place. */
+const reorderData = (xs: { due: number; event: WorkerEvent }[], r: Rng): { due: number; event: WorkerEvent }[] => {
+  const isData = (x: { event: WorkerEvent }) => x.event.type === "fact" && (x.event.fact.type === "ActivationsForwarded" || x.event.fact.type === "GradientsReturned");
+  const shuffled = shuffle(xs.filter(isData), r);
+  let k = 0;
+  return xs.map((x) => (isData(x) ? (shuffled[k++] as typeof x) : x));
 };
 
 const shuffle = <T>(xs: T[], r: Rng): T[] => {

@@ -60,16 +60,18 @@ export const workerMachine = setup({
     fact: {
       actions: enqueueActions(({ context, event, enqueue }) => {
         const e = event as Ev<"fact">;
-        const ctx = { ...context, view: e.view };
+        // A delayed delivery carries an older view: keep the newest one.
+        const view = e.view.folded >= context.view.folded ? e.view : context.view;
+        const ctx = { ...context, view };
         if (ctx.listening) {
-          enqueue.assign({ view: e.view });
-          for (const s of signalsOf(ctx, e.fact, e.view)) enqueue.raise(s);
+          enqueue.assign({ view });
+          for (const s of signalsOf(ctx, e.fact, view)) enqueue.raise(s);
         } else if (ctx.joinId !== null && e.fact.actor === ctx.me && e.fact.id === ctx.joinId) {
-          enqueue.assign({ view: e.view, listening: true });
-        } else if (ctx.joinId === null && e.view.config !== null) {
+          enqueue.assign({ view, listening: true });
+        } else if (ctx.joinId === null && view.config !== null) {
           enqueue({ type: "apply", params: R.onJoin(ctx) });
         } else {
-          enqueue.assign({ view: e.view });
+          enqueue.assign({ view });
         }
       }),
     },

@@ -8,7 +8,10 @@ describe("swarm simulation", () => {
     const r = simulate(simOptions());
     const counts: Record<string, number> = {};
     for (const f of r.log) counts[f.type] = (counts[f.type] ?? 0) + 1;
-    console.log(r.ticks, JSON.stringify(counts), JSON.stringify(r.state.counters), JSON.stringify(r.schedule));
+    expect(counts.MicrobatchCompleted).toBe(40);
+    expect(counts.MergeCompleted).toBeGreaterThan(3);
+    expect(r.state.counters.partitionsSkipped).toBe(0);
+    expect(counts.MicrobatchReissued ?? 0).toBe(0);
     expect(r.state.done).toBe(true);
     expect(r.schedule.violations).toEqual([]);
     expect(auditDecisions(r.log)).toEqual([]);

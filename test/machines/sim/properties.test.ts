@@ -1,0 +1,54 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { SwarmFact } from "../../../src/events/swarm/index.js";
+import { auditDecisions, fold, initialState } from "../../../src/machines/orchestrator/index.js";
+import { simulate } from "../../../src/machines/sim/index.js";
+import { miners, simOptions } from "../support.js";
+
+const strip = (log: readonly SwarmFact[]) => log.map((f) => ({ ...f, cause: f.actor === "orchestrator" ? f.cause.slice(1) : f.cause }));
+const runs = { numRuns: 12 };
+
+describe("swarm properties", () => {
+  it("replays: the same options give the same log, and folding the log gives the orchestrator's state", () => {
+    fc.assert(fc.property(fc.string({ maxLength: 8 }), (seed) => {
+      const o = simOptions({ maxTicks: 120 }, { totalMicrobatches: 16 });
+      const opts = { ...o, config: { ...o.config, seed } };
+      const a = simulate(opts), b = simulate(opts);
+      expect(JSON.stringify(b.log)).toBe(JSON.stringify(a.log));
+      expect(fold(a.log, initialState())).toEqual(a.state);
+    }), { numRuns: 4 });
+  });
+
+  it("ignores redelivered facts: folding a log with duplicates gives the same state", () => {
+    const { log } = simulate(simOptions({ maxTicks: 200 }, { totalMicrobatches: 20 }));
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(log.length - 1), fc.nat(log.length - 1)), { maxLength: 60 }), (dups) => {
+      const noisy: SwarmFact[] = [...log];
+      for (const [from, to] of dups) noisy.splice(Math.max(from, to) + 1, 0, log[Math.min(from, to)] as SwarmFact);
+      expect(fold(noisy, initialState())).toEqual(fold(log, initialState()));
+    }), runs);
+  });
+
+  it("resumes after an orchestrator crash at any tick and any point of a batch with the same decisions", () => {
+    const base = simOptions({ maxTicks: 150 }, { totalMicrobatches: 16 });
+    const clean = simulate(base);
+    fc.assert(fc.property(fc.integer({ min: 1, max: Math.max(1, clean.ticks) }), fc.nat(4), (tick, after) => {
+      const crashed = simulate({ ...base, crashes: [{ tick, after }] });
+      expect(strip(crashed.log)).toEqual(strip(clean.log));
+      expect(auditDecisions(crashed.log)).toEqual([]);
+    }), runs);
+  });
+
+  it("loses no microbatch and counts none twice under random deaths and rejoins", () => {
+    fc.assert(fc.property(fc.string({ maxLength: 6 }), fc.double({ min: 0, max: 0.04, noNaN: true }), fc.integer({ min: 2, max: 12 }), (seed, dropout, rejoinAfter) => {
+      const o = simOptions({ miners: miners(7).map((m) => ({ ...m, rejoinAfter })), dropout, maxTicks: 600 }, { totalMicrobatches: 24 });
+      const r = simulate({ ...o, config: { ...o.config, seed } });
+      const s = r.schedule;
+      expect(s.violations).toEqual([]);
+      expect(s.issued).toBe(s.completed + s.open + s.waiting);
+      expect(r.state.counters.completed).toBe(s.completed);
+      expect(r.state.counters.reissued).toBe(s.reissued);
+      if (r.state.done) expect(s.completed).toBe(24);
+      expect(auditDecisions(r.log)).toEqual([]);
+    }), { numRuns: 10 });
+  });
+});
