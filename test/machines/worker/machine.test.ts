@@ -1,0 +1,77 @@
+import { createActor } from "xstate";
+import { describe, expect, it } from "vitest";
+import type { SwarmFact } from "../../../src/events/swarm/index.js";
+import { evolve, initialState, type OrchestratorState } from "../../../src/machines/orchestrator/index.js";
+import { type Effect, workerMachine } from "../../../src/machines/worker/index.js";
+import { config, LogBuilder } from "../orchestrator/gwt.js";
+
+/** A worker fed from a LogBuilder; its effects are collected, its published facts appended as its own. */
+const harness = (me: string) => {
+  const log = new LogBuilder();
+  let view: OrchestratorState = initialState();
+  let fed = 0;
+  const effects: Effect[] = [];
+  const actor = createActor(workerMachine, { input: { me, session: "s0", throughput: 2 } });
+  actor.on("*", (e) => { effects.push(e as Effect); });
+  actor.start();
+  const feed = (): void => {
+    while (fed < log.facts.length) {
+      const f = log.facts[fed++] as SwarmFact;
+      view = evolve(view, f);
+      actor.send({ type: "fact", fact: f, view });
+    }
+    // Append what the worker published, then feed those back too.
+    for (let e = effects.findIndex((x) => x.type === "publish"); e >= 0; e = effects.findIndex((x) => x.type === "publish")) {
+      const [p] = effects.splice(e, 1);
+      if (p?.type === "publish") log.facts.push({ ...p.params, actor: me, seq: log.facts.filter((x) => x.actor === me).length + 1 } as SwarmFact);
+      feed();
+    }
+  };
+  return { log, effects, actor, feed, published: () => log.facts.filter((f) => f.actor === me) };
+};
+
+describe("stage worker machine", () => {
+  it("joins once the run is known, loads its assigned weights and reports them", () => {
+    const h = harness("a");
+    h.log.run({ type: "StartRun", config: config({}, 2) });
+    h.feed();
+    expect(h.published().map((f) => f.type)).toEqual(["MinerJoined"]);
+    h.log.run({ type: "Advance" });
+    h.feed();
+    expect(h.effects).toContainEqual({ type: "loadWeights", params: { stage: 0, ref: "w0", epoch: 0 } });
+    h.actor.send({ type: "weights.loaded", stage: 0, epoch: 0, ref: "w0" });
+    h.feed();
+    expect(h.published().map((f) => f.type)).toEqual(["MinerJoined", "WeightsLoaded"]);
+    expect(h.actor.getSnapshot().value).toBe("training");
+  });
+
+  it("runs forward on its lease once, even when the lease is redelivered, and forwards to the seeded peer", () => {
+    const h = harness("a");
+    h.log.run({ type: "StartRun", config: config({}, 2) });
+    h.feed();
+    h.log.run({ type: "Advance" });
+    h.feed();
+    h.actor.send({ type: "weights.loaded", stage: 0, epoch: 0, ref: "w0" });
+    h.feed();
+    h.log.join("b"); // stage 1
+    h.log.run({ type: "Advance" }); // pipeline ready: lease to a
+    h.feed();
+    const lease = h.log.facts.find((f) => f.type === "MicrobatchLeased")!;
+    h.actor.send({ type: "fact", fact: lease, view: h.log.facts.reduce(evolve, initialState()) }); // redelivery
+    const forwards = h.effects.filter((e) => e.type === "forward");
+    expect(forwards).toHaveLength(1);
+    h.actor.send({ type: "forward.done", lease: lease.id, stage: 0, ref: "act0", bytes: 64 });
+    h.feed();
+    const fwd = h.published().find((f) => f.type === "ActivationsForwarded");
+    expect(fwd?.type === "ActivationsForwarded" && fwd.payload).toMatchObject({ lease: lease.id, stage: 0, to: "b", ref: "act0", bytes: 64 });
+  });
+
+  it("stops for good when it is timed out or kicked", () => {
+    const h = harness("a");
+    h.log.run({ type: "StartRun", config: config({}, 1) });
+    h.feed();
+    h.log.run({ type: "KickMiner", miner: "a" });
+    h.feed();
+    expect(h.actor.getSnapshot().status).toBe("done");
+  });
+});
