@@ -3,6 +3,7 @@
 import type { SessionCertificate } from "./certificate.js";
 import type { CryptoSuite, SessionSigner } from "./crypto.js";
 import { type Draft, type Envelope, GENESIS_PREV, hashBody, SIGN_EVERY } from "./envelope.js";
+import { readEnvelope } from "./shape.js";
 import { isToken } from "./subjects.js";
 
 /** Where an actor's chain stands: its last seq and that event's hash (seq 0 = empty chain). */
@@ -42,7 +43,11 @@ export class ActorChain {
     return this.last;
   }
 
-  /** Seals `drafts` in order onto the chain; the last one (if any) is signed. */
+  /**
+   * Seals `drafts` in order onto the chain; the last one (if any) is signed. Throws (and does not
+   * advance) on a draft no reader would accept: an id that is not 1-128 printable ASCII
+   * characters, a non-integer step or at, a missing payload.
+   */
   seal(drafts: readonly Draft[]): Envelope[] {
     const out: Envelope[] = [];
     let { seq, hash: prev } = this.last;
@@ -64,7 +69,11 @@ export class ActorChain {
       };
       const hash = hashBody(this.crypto, body);
       const signed = i === drafts.length - 1 || seq % SIGN_EVERY === 0;
-      out.push(signed ? { ...body, hash, sig: this.signer.sign(hash) } : { ...body, hash });
+      const e: Envelope = signed ? { ...body, hash, sig: this.signer.sign(hash) } : { ...body, hash };
+      // Refuse to produce what every reader would refuse (a bad id, a fractional step, ...).
+      const problem = readEnvelope(e);
+      if (typeof problem === "string") throw new Error(`cannot seal draft ${JSON.stringify(d.id)}: ${problem}`);
+      out.push(e);
       prev = hash;
     }
     this.last = { seq, hash: prev };

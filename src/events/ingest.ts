@@ -87,9 +87,11 @@ const utf8Length = (s: string, max: number): number => {
 
 /**
  * Admits events one message at a time. A signed event that verifies is released together with
- * the unsigned events of its actor it covers; an unsigned one is held until then (at most
- * SIGN_EVERY - 1 per actor: every SIGN_EVERY-th event must be signed). Every signature present
- * is verified. A rejection leaves the gate exactly as it was, so garbage never blocks valid events.
+ * the unsigned events of its actor it covers; an unsigned one is held until then (an honest
+ * chain holds at most SIGN_EVERY - 1, since every SIGN_EVERY-th event must be signed; forged
+ * forks are held beside it up to MAX_HELD per actor). Every signature present is verified. A
+ * rejection leaves the gate exactly as it was, so garbage never blocks valid events. Remembers
+ * every released id (for replay detection): memory grows with the run.
  */
 export class IngestGate {
   private readonly actors = new Map<string, ActorState>();

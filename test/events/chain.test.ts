@@ -60,6 +60,14 @@ describe("ActorChain", () => {
     expect(r).toMatchObject({ ok: false, reason: "BadSignature", eventId: "t-1", index: 3 });
   });
 
+  it("refuses to seal a draft no reader would accept, without advancing", () => {
+    const { chain } = open();
+    const head = chain.head;
+    expect(() => chain.seal([tick(1), { ...tick(2), id: "has space" }])).toThrow(/cannot seal draft "has space"/);
+    expect(() => chain.seal([{ ...tick(3), step: 1.5 }])).toThrow(/step/);
+    expect(chain.head).toEqual(head);
+  });
+
   it("refuses a run or actor that is not a subject token", () => {
     expect(() => new ActorChain(crypto, session, "a.b", alice.address)).toThrow(/subject token/);
     expect(() => new ActorChain(crypto, session, "r", "x y")).toThrow(/subject token/);
