@@ -4,16 +4,8 @@ import { buildRegistry, type EventDefinition, type EventRegistry } from "./regis
 import { coreEvents } from "./schemas/core.js";
 import { swarmEvents } from "./swarm/index.js";
 
-const coreKeys = new Set(coreEvents.map((d) => `${d.type}@${d.v}`));
-
-/**
- * Every definition, core first. TODO(#4): swarm/run.ts defines its own ClockTicked v1 (the same
- * shape as the core one); once it re-exports the core definition this filter can go.
- */
-export const allEvents: readonly EventDefinition[] = [
-  ...coreEvents,
-  ...(swarmEvents as readonly EventDefinition[]).filter((d) => !(d.type === "ClockTicked" && coreKeys.has(`${d.type}@${d.v}`))),
-];
+/** Every definition, core first. The swarm set re-exports core's ClockTicked (the registry accepts the same definition twice). */
+export const allEvents: readonly EventDefinition[] = [...coreEvents, ...(swarmEvents as readonly EventDefinition[])];
 
 /** A registry of every fact type a Swarmline log may hold. */
 export const vocabularyRegistry = (): EventRegistry => buildRegistry(allEvents);

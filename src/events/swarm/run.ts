@@ -54,7 +54,7 @@ export const SwarmRunStartedV1 = Schema.Struct({
 export type SwarmRunConfig = typeof SwarmRunStartedV1.Type;
 
 export const SwarmRunStarted = defineEvent("SwarmRunStarted", 1, SwarmRunStartedV1);
-/** The orchestrator's logical clock: time enters decisions only through these. */
-export const ClockTicked = defineEvent("ClockTicked", 1, Schema.Struct({ tick: Count }));
+/** The orchestrator's logical clock: time enters decisions only through these (a core fact). */
+export { ClockTicked } from "../schemas/core.js";
 /** Every microbatch was completed. */
 export const RunCompleted = defineEvent("RunCompleted", 1, Schema.Struct({ microbatches: Count, tokens: Count }));
