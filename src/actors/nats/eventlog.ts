@@ -85,11 +85,46 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
     return new NatsUnavailable({ message: `append to ${run}/${actor}: ${describe(e)}` });
   };
 
-  const publish = (subject: string, e: Envelope, expected?: number): Promise<PubAck> =>
-    js.publish(subject, JSON.stringify(e), {
-      msgID: e.id,
-      ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } }),
-    });
+  type Guard = { readonly lastSubjectSequence: number } | { readonly lastMsgID: string } | undefined;
+  const publish = (subject: string, e: Envelope, guard: Guard): Promise<PubAck> =>
+    js.publish(subject, JSON.stringify(e), { msgID: e.id, ...(guard === undefined ? {} : { expect: guard }) });
+
+  /** nats-server's "wrong last msg ID" (JSStreamWrongLastMsgIDErrF). */
+  const WRONG_LAST_MSG_ID = 10070;
+
+  /**
+   * A guarded batch without a round trip per batch. nats-server 2.9 has no atomic batch and
+   * checks the expected last subject sequence per message, whose value for a follower is unknown
+   * until its predecessor is acknowledged. So the first envelope carries the subject-sequence
+   * guard and each follower expects its predecessor's id as the stream's last msgID, all sent
+   * back to back: a follower is stored only directly after its predecessor, so a refused first
+   * envelope refuses the whole batch. Appends from other connections interleaving make followers
+   * fail spuriously; the append then resumes from the first refused one, guarded by the
+   * subject sequence its predecessor got. JetStream checks msgID dedup before either guard, so a
+   * retried append still returns the original sequences.
+   */
+  const guardedAppend = async (run: string, actor: string, subject: string, envelopes: readonly Envelope[], expected: number) => {
+    const seqs: number[] = new Array<number>(envelopes.length);
+    let i = 0;
+    while (i < envelopes.length) {
+      const end = Math.min(envelopes.length, i + WINDOW);
+      const guard = i === 0 ? expected : (seqs[i - 1] as number);
+      const acks: Promise<PubAck>[] = [publish(subject, envelopes[i] as Envelope, { lastSubjectSequence: guard })];
+      for (let k = i + 1; k < end; k++) acks.push(publish(subject, envelopes[k] as Envelope, { lastMsgID: (envelopes[k - 1] as Envelope).id }));
+      const results = await Promise.allSettled(acks);
+      const first = results[0] as PromiseSettledResult<PubAck>;
+      if (first.status === "rejected") throw toAppendError(run, actor, guard, first.reason);
+      let k = 0;
+      for (; k < results.length; k++) {
+        const r = results[k] as PromiseSettledResult<PubAck>;
+        if (r.status === "fulfilled") seqs[i + k] = r.value.seq;
+        else if (r.reason instanceof JetStreamApiError && r.reason.code === WRONG_LAST_MSG_ID) break;
+        else throw toAppendError(run, actor, undefined, r.reason);
+      }
+      i += k;
+    }
+    return seqs;
+  };
 
   const append: EventLogShape["append"] = (run, actor, envelopes, opts = {}) => {
     const bad = checkAppend(run, actor, envelopes);
@@ -99,25 +134,19 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
       try: async () => {
         await ensure(run);
         const subject = subjects.facts(run, actor);
+        if (expected !== undefined) return await guardedAppend(run, actor, subject, envelopes, expected);
         const seqs: number[] = new Array<number>(envelopes.length);
-        let i = 0;
-        // The guarded first envelope must land before the rest are sent: were it refused, the
-        // unguarded rest would still be stored.
-        if (expected !== undefined && envelopes.length > 0) {
-          seqs[0] = (await publish(subject, envelopes[0] as Envelope, expected)).seq;
-          i = 1;
-        }
-        while (i < envelopes.length) {
+        for (let i = 0; i < envelopes.length; i += WINDOW) {
           const end = Math.min(envelopes.length, i + WINDOW);
           const acks: Promise<PubAck>[] = [];
-          for (let k = i; k < end; k++) acks.push(publish(subject, envelopes[k] as Envelope));
+          for (let k = i; k < end; k++) acks.push(publish(subject, envelopes[k] as Envelope, undefined));
           const done = await Promise.all(acks);
           for (let k = 0; k < done.length; k++) seqs[i + k] = (done[k] as PubAck).seq;
-          i = end;
         }
         return seqs;
       },
-      catch: (e) => toAppendError(run, actor, expected, e),
+      catch: (e) =>
+        e instanceof AppendConflict || e instanceof AppendRejected || e instanceof NatsUnavailable ? e : toAppendError(run, actor, expected, e),
     });
   };
 

@@ -69,6 +69,23 @@ export const eventLogContract = (name: string, layer: () => Layer.Layer<EventLog
       expect(out.last).toBe(5);
     });
 
+    it("completes a partly stored batch on retry: the stored part keeps its sequences, the rest follows", async () => {
+      const r = freshRun();
+      const out = await run(
+        Effect.gen(function* () {
+          const log = yield* EventLog;
+          const batch = envs(r, "alice", 1, 20);
+          const part = yield* log.append(r, "alice", batch.slice(0, 8), { expectedLastSubjectSeq: 0 });
+          const all = yield* log.append(r, "alice", batch, { expectedLastSubjectSeq: 0 });
+          const read = yield* Stream.runCollect(log.read(r));
+          return { part, all, read: read.map((e) => e.envelope.seq) };
+        }),
+      );
+      expect(out.all.slice(0, 8)).toEqual(out.part);
+      expect(out.all).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(out.read).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    });
+
     it("appends with the expected last subject sequence, per actor, and ignores other actors' appends", async () => {
       const r = freshRun();
       const seqs = await run(
