@@ -26,6 +26,8 @@ export const subjects = {
   /** Compressed activations / gradients / merge partitions addressed to one actor. */
   data: (run: string, kind: DataKind, to: string): string =>
     `swl.${token("run", run)}.d.${kind}.${token("actor", to)}`,
+  /** Every kind of data addressed to one actor (its inbound data consumer's filter). */
+  dataTo: (run: string, to: string): string => `swl.${token("run", run)}.d.*.${token("actor", to)}`,
   dataAll: (run: string): string => `swl.${token("run", run)}.d.>`,
   /** Rejected inbound messages, with the reason, recorded by the consumer that refused them. */
   deadLetter: (run: string, consumer: string): string => `swl.${token("run", run)}.dlq.${token("consumer", consumer)}`,

@@ -1,0 +1,95 @@
+// The data channel of a run: compressed activations and gradients travel inline on the run's data
+// stream, addressed to one miner (subjects.data). Each message names its content hash (the ref in
+// the fact that announces it) and its lease; a receiver acknowledges a message only once the work
+// it fed has been recorded, so an unprocessed message is redelivered.
+import { AckPolicy, DeliverPolicy, jetstream, JetStreamApiError, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { headers, type NatsConnection } from "@nats-io/transport-node";
+import { type DataKind, streams, subjects } from "../../events/subjects.js";
+import { dataStreamConfig, type StreamOptions } from "./definitions.js";
+
+/** One inbound data message. `ack()` once the work it fed is recorded (idempotent). */
+export interface DataMessage {
+  readonly kind: DataKind;
+  readonly ref: string;
+  readonly lease: string;
+  readonly data: Uint8Array;
+  ack(): void;
+}
+
+export interface DataChannel {
+  /** Publishes `data` to `to`; resolves once the stream stored it (deduplicated by ref and recipient). */
+  send(kind: DataKind, to: string, ref: string, lease: string, data: Uint8Array): Promise<void>;
+  /**
+   * Receives every data message addressed to `me` that is published from now on, in stream order.
+   * Resolves once the consumer exists; the returned function stops it (and deletes it).
+   */
+  receive(me: string, name: string, handle: (m: DataMessage) => void): Promise<() => Promise<void>>;
+}
+
+const nanos = (ms: number): number => ms * 1_000_000;
+const KINDS: readonly DataKind[] = ["act", "grad", "part"];
+
+/** Creates the run's data stream unless it exists. */
+export const ensureDataStream = async (nc: NatsConnection, run: string, o: StreamOptions = {}): Promise<void> => {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const cfg = dataStreamConfig(run, o);
+  try {
+    await jsm.streams.info(cfg.name);
+  } catch {
+    try {
+      await jsm.streams.add(cfg);
+    } catch (e) {
+      if (!(e instanceof JetStreamApiError && /already in use/.test(e.message))) throw e;
+    }
+  }
+};
+
+/** The run's data channel over a connection the caller owns. */
+export const natsDataChannel = async (nc: NatsConnection, run: string, o: StreamOptions = {}): Promise<DataChannel> => {
+  await ensureDataStream(nc, run, o);
+  const js = jetstream(nc, { timeout: 20_000 });
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const stream = streams.data(run);
+  return {
+    send: async (kind, to, ref, lease, data) => {
+      const h = headers();
+      h.set("Swl-Ref", ref);
+      h.set("Swl-Lease", lease);
+      await js.publish(subjects.data(run, kind, to), data, { msgID: `${kind}-${to}-${ref}`, headers: h });
+    },
+    receive: async (me, name, handle) => {
+      await jsm.consumers.add(stream, {
+        durable_name: name,
+        filter_subject: subjects.dataTo(run, me),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        ack_wait: nanos(300_000),
+        max_ack_pending: 10_000,
+        inactive_threshold: nanos(3_600_000),
+      });
+      const consumer = await js.consumers.get(stream, name);
+      const messages = await consumer.consume({ max_messages: 256 });
+      const kindOf = (subject: string): DataKind | undefined => KINDS.find((k) => subject.includes(`.d.${k}.`));
+      const loop = (async () => {
+        for await (const m of messages) {
+          const kind = kindOf(m.subject);
+          const ref = m.headers?.get("Swl-Ref") ?? "";
+          const lease = m.headers?.get("Swl-Lease") ?? "";
+          if (kind === undefined || ref === "") {
+            m.term();
+            continue;
+          }
+          let acked = false;
+          const msg: JsMsg = m;
+          handle({ kind, ref, lease, data: m.data, ack: () => { if (!acked) { acked = true; msg.ack(); } } });
+        }
+      })();
+      loop.catch(() => undefined);
+      return async () => {
+        await messages.close().catch(() => undefined);
+        await loop.catch(() => undefined);
+        await jsm.consumers.delete(stream, name).catch(() => undefined);
+      };
+    },
+  };
+};

@@ -1,0 +1,67 @@
+// Content-addressed blobs (weights, optimizer state, merge partitions): the interface the swarm
+// hosts use, an in-memory implementation for tests, and the float32 <-> bytes helpers. The NATS
+// Object Store implementation is src/actors/nats/blobs.ts.
+import { createHash } from "node:crypto";
+
+/** A blob's name is the hex sha256 of its bytes, so a ref in an event pins its exact content. */
+export const blobRef = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+/** Content-addressed storage. `get` verifies the hash, so a corrupted store cannot feed bad bytes. */
+export interface BlobStore {
+  /** Stores `bytes` (a no-op when already present) and resolves to its ref. */
+  put(bytes: Uint8Array): Promise<string>;
+  /** The bytes of `ref`, or undefined when absent. Throws BlobCorrupt when they do not hash to `ref`. */
+  get(ref: string): Promise<Uint8Array | undefined>;
+  has(ref: string): Promise<boolean>;
+}
+
+/** Stored bytes that do not hash to their name. */
+export class BlobCorrupt extends Error {
+  readonly _tag = "BlobCorrupt";
+  constructor(readonly ref: string) {
+    super(`blob ${ref} does not hash to its name`);
+  }
+}
+
+/** Checks `bytes` against `ref`. */
+export const verified = (ref: string, bytes: Uint8Array): Uint8Array => {
+  if (blobRef(bytes) !== ref) throw new BlobCorrupt(ref);
+  return bytes;
+};
+
+/** An in-memory BlobStore (tests, and a process-local cache in front of the Object Store). */
+export const memoryBlobStore = (): BlobStore & { readonly size: () => number } => {
+  const blobs = new Map<string, Uint8Array>();
+  return {
+    put: async (bytes) => {
+      const ref = blobRef(bytes);
+      if (!blobs.has(ref)) blobs.set(ref, bytes.slice());
+      return ref;
+    },
+    get: async (ref) => {
+      const b = blobs.get(ref);
+      return b === undefined ? undefined : verified(ref, b).slice();
+    },
+    has: async (ref) => blobs.has(ref),
+    size: () => blobs.size,
+  };
+};
+
+/** The little-endian bytes of a float32 vector (a copy). */
+export const f32ToBytes = (x: Float32Array): Uint8Array => new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+
+/** A float32 vector from bytes (a copy; throws on a length that is not a multiple of 4). */
+export const bytesToF32 = (b: Uint8Array): Float32Array => {
+  if (b.byteLength % 4 !== 0) throw new RangeError(`${b.byteLength} bytes is not a float32 vector`);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+};
+
+/** Stores a float32 vector; resolves to its ref. */
+export const putF32 = (store: BlobStore, x: Float32Array): Promise<string> => store.put(f32ToBytes(x));
+
+/** Loads a float32 vector by ref; throws when it is absent. */
+export const getF32 = async (store: BlobStore, ref: string): Promise<Float32Array> => {
+  const b = await store.get(ref);
+  if (b === undefined) throw new Error(`blob ${ref} is not in the store`);
+  return bytesToF32(b);
+};

@@ -1,0 +1,233 @@
+// A miner's numerics: one stage's flat weights, AdamW state and accumulated gradients, the forward
+// activations kept per lease until its backward, and the merge arithmetic (partitions, reductions,
+// adopting results). Kernels run on the process's KernelPool through StageKernels, which miners of
+// the same stage share (one set of ORT sessions per stage model).
+import type { WireDtype } from "../../kernels/codec/format.js";
+import { decode, encode } from "../../kernels/codec/wire.js";
+import { batch, type BatchShape } from "../../kernels/data/batches.js";
+import type { Corpus } from "../../kernels/data/corpus.js";
+import { boundaryShape, type GptConfig } from "../../kernels/model/config.js";
+import { poolRun, type LocalRun } from "../../kernels/model/local-run.js";
+import { StageRunner, wholeLoss } from "../../kernels/model/runner.js";
+import { buildStage, buildWhole, type WholeModels } from "../../kernels/model/stage.js";
+import { AdamW } from "../../kernels/optim/adamw.js";
+import type { KernelPool } from "../../kernels/runtime/pool.js";
+import type { Tensor } from "../../kernels/runtime/tensor.js";
+import { partitionBounds, weightedAverage } from "../../machines/protocol/index.js";
+import type { ReduceTask } from "../../machines/worker/index.js";
+import { blobRef, type BlobStore, bytesToF32, f32ToBytes, getF32 } from "./blob-store.js";
+import { type StageLayout, stageLayout, swarmLr, type SwarmModel, viewsOf } from "./model.js";
+
+/** The stage models of one run in one process, built once and run on the shared pool. */
+export class StageKernels {
+  private readonly runners = new Map<number, StageRunner>();
+  private readonly runs: LocalRun[] = [];
+  private whole: { models: WholeModels; run: LocalRun } | undefined;
+
+  constructor(
+    readonly pool: KernelPool,
+    readonly gpt: GptConfig,
+    private readonly prefix: string,
+  ) {}
+
+  /** The runner of `stage` (models built and loaded on first use). */
+  runner(stage: number): StageRunner {
+    let r = this.runners.get(stage);
+    if (r === undefined) {
+      const run = poolRun(this.pool, `${this.prefix}:s${stage}`);
+      this.runs.push(run);
+      r = new StageRunner(buildStage(this.gpt, stage), run.run);
+      this.runners.set(stage, r);
+    }
+    return r;
+  }
+
+  /** Loss of the whole model (stages composed, bottlenecks included) on one batch. */
+  async wholeLoss(params: Readonly<Record<string, Float32Array>>, ids: Tensor, targets: Tensor): Promise<number> {
+    if (this.whole === undefined) {
+      const run = poolRun(this.pool, `${this.prefix}:whole`);
+      this.runs.push(run);
+      this.whole = { models: buildWhole(this.gpt), run };
+    }
+    return wholeLoss(this.whole.models, this.whole.run.run, params, ids, targets);
+  }
+
+  async release(): Promise<void> {
+    for (const r of this.runs) await r.release().catch(() => undefined);
+    this.runs.length = 0;
+    this.runners.clear();
+    this.whole = undefined;
+  }
+}
+
+/** Ids and targets of dataset batch `b`: a pure function of (data seed, b). */
+export const datasetBatch = (corpus: Corpus, model: SwarmModel, b: number): { ids: Tensor; targets: Tensor } => {
+  const shape: BatchShape = { batchSize: model.gpt.batch, seq: model.gpt.seq };
+  const x = batch(corpus.train, model.optim.dataSeed, b, shape);
+  return { ids: { dims: x.dims, data: x.inputs }, targets: { dims: x.dims, data: x.targets } };
+};
+
+/** Encoded boundary tensor and its content ref. */
+export interface Wire {
+  readonly ref: string;
+  readonly bytes: Uint8Array;
+}
+
+const toWire = (t: Tensor, quant: WireDtype): Wire => {
+  if (!(t.data instanceof Float32Array)) throw new TypeError("boundary tensors are float32");
+  const bytes = encode({ dims: t.dims, data: t.data }, quant);
+  return { ref: blobRef(bytes), bytes };
+};
+
+/** One miner's stage state. */
+export class MinerCompute {
+  readonly layout: StageLayout;
+  private flat: Float32Array;
+  private params: Record<string, Float32Array>;
+  private readonly gradFlat: Float32Array;
+  private readonly grads: Record<string, Float32Array>;
+  private readonly opt: AdamW;
+  private readonly kept = new Map<string, { input: Tensor; saved: Readonly<Record<string, Tensor>> }>();
+  private readonly runner: StageRunner;
+  private accumulated = 0;
+
+  constructor(
+    private readonly kernels: StageKernels,
+    private readonly model: SwarmModel,
+    private readonly corpus: Corpus,
+    readonly stage: number,
+  ) {
+    this.layout = stageLayout(model.gpt, stage);
+    this.flat = new Float32Array(this.layout.size);
+    this.params = viewsOf(this.layout, this.flat);
+    this.gradFlat = new Float32Array(this.layout.size);
+    this.grads = viewsOf(this.layout, this.gradFlat);
+    const o = model.optim;
+    this.opt = new AdamW(this.layout.specs.map((p) => p.shape.reduce((a, b) => a * b, 1)), { lr: o.lr, weightDecay: o.weightDecay, clipNorm: o.clipNorm }, this.layout.specs.map((p) => p.shape.length >= 2));
+    this.runner = kernels.runner(stage);
+  }
+
+  get last(): boolean {
+    return this.stage === this.model.gpt.stages - 1;
+  }
+
+  /** A copy of the current weights. */
+  weights(): Float32Array {
+    return this.flat.slice();
+  }
+
+  /** Parameters by name (views: copy before handing them to anything that keeps them). */
+  paramViews(): Readonly<Record<string, Float32Array>> {
+    return this.params;
+  }
+
+  /** Replaces the weights (a joiner's load; optimizer state starts fresh only if `fresh`). */
+  setWeights(w: Float32Array): void {
+    if (w.length !== this.layout.size) throw new RangeError(`stage ${this.stage} weights have ${w.length} values, expected ${this.layout.size}`);
+    this.flat.set(w);
+  }
+
+  /** Leases with activations still held. */
+  held(): number {
+    return this.kept.size;
+  }
+
+  private input(b: number, wire: Uint8Array | null): Tensor {
+    if (this.stage === 0) return datasetBatch(this.corpus, this.model, b).ids;
+    if (wire === null) throw new Error(`stage ${this.stage} needs its input activations`);
+    const d = decode(wire, { expectDims: boundaryShape(this.model.gpt) });
+    return { dims: d.dims, data: d.data };
+  }
+
+  private accumulate(g: Readonly<Record<string, Float32Array>>): void {
+    for (const p of this.layout.specs) {
+      const dst = this.grads[p.name] as Float32Array;
+      const src = g[p.name] as Float32Array;
+      for (let i = 0; i < dst.length; i++) dst[i] = (dst[i] as number) + (src[i] as number);
+    }
+    this.accumulated += 1;
+  }
+
+  /** Forward of a non-final stage; keeps what backward needs. */
+  async forward(lease: string, b: number, wire: Uint8Array | null): Promise<Wire> {
+    const input = this.input(b, wire);
+    const f = await this.runner.forward(this.params, input);
+    this.kept.set(lease, { input, saved: f.saved });
+    return toWire(f.output, this.model.quant);
+  }
+
+  /** Last stage: forward with the targets, the loss, and backward at once. */
+  async lastStage(lease: string, b: number, wire: Uint8Array | null): Promise<{ loss: number; tokens: number; grad: Wire | null }> {
+    const input = this.input(b, wire);
+    const { targets } = datasetBatch(this.corpus, this.model, b);
+    const f = await this.runner.forward(this.params, input, targets);
+    const bw = await this.runner.backward(this.params, input, { saved: f.saved, targets });
+    this.accumulate(bw.gradParams);
+    void lease;
+    return {
+      loss: Number(f.output.data[0]),
+      tokens: this.model.gpt.batch * this.model.gpt.seq,
+      grad: bw.gradInput === undefined ? null : toWire(bw.gradInput, this.model.quant),
+    };
+  }
+
+  /** Backward of a non-final stage from the downstream gradient; frees the lease's activations. */
+  async backward(lease: string, gradWire: Uint8Array): Promise<Wire | null> {
+    const k = this.kept.get(lease);
+    if (k === undefined) throw new Error(`no activations kept for lease ${lease}`);
+    const d = decode(gradWire, { expectDims: boundaryShape(this.model.gpt) });
+    const bw = await this.runner.backward(this.params, k.input, { saved: k.saved, gradOutput: { dims: d.dims, data: d.data } });
+    this.kept.delete(lease);
+    this.accumulate(bw.gradParams);
+    return bw.gradInput === undefined ? null : toWire(bw.gradInput, this.model.quant);
+  }
+
+  /** Drops a closed lease's activations. */
+  drop(lease: string): void {
+    this.kept.delete(lease);
+  }
+
+  /**
+   * One AdamW step over the mean of the accumulated gradients, at the learning rate of global
+   * step `globalStep`; the accumulator is cleared.
+   */
+  step(globalStep: number): void {
+    const n = this.accumulated;
+    if (n === 0) return;
+    if (n > 1) for (let i = 0; i < this.gradFlat.length; i++) this.gradFlat[i] = (this.gradFlat[i] as number) / n;
+    const order = this.layout.specs.map((p) => p.name);
+    this.opt.step(order.map((k) => this.params[k] as Float32Array), order.map((k) => this.grads[k] as Float32Array), swarmLr(this.model, globalStep));
+    this.gradFlat.fill(0);
+    this.accumulated = 0;
+  }
+
+  /** Cuts a snapshot of the weights into `count` partitions and stores each; their refs in order. */
+  async putPartitions(blobs: BlobStore, count: number): Promise<string[]> {
+    const snap = this.flat.slice();
+    return Promise.all(partitionBounds(snap.length, count).map((q) => blobs.put(f32ToBytes(snap.subarray(q.start, q.end)))));
+  }
+
+  /** Stores the full weights; resolves to their ref. */
+  putWeights(blobs: BlobStore): Promise<string> {
+    return blobs.put(f32ToBytes(this.flat));
+  }
+
+  /** Adopts accepted partitions (by content hash); skipped ones keep this miner's values. */
+  async applyResults(blobs: BlobStore, results: readonly (string | null)[]): Promise<void> {
+    const parts = partitionBounds(this.flat.length, results.length);
+    const got = await Promise.all(results.map((h) => (h === null ? Promise.resolve(undefined) : getF32(blobs, h))));
+    parts.forEach((q, i) => {
+      const x = got[i];
+      if (x !== undefined && x.length === q.end - q.start) this.flat.set(x, q.start);
+    });
+  }
+}
+
+/**
+ * A reducer's work: the sample-weighted mean of one partition over the sealed contributors, in
+ * miner-id order (weightedAverage), stored; its ref is the result hash both reducers publish.
+ */
+export const reducePartition = async (blobs: BlobStore, task: ReduceTask): Promise<string> => {
+  const data = await Promise.all(task.contributors.map(async (c) => ({ miner: c.miner, samples: Math.max(1, c.samples), data: bytesToF32((await blobs.get(c.ref)) ?? new Uint8Array(0)) })));
+  return blobs.put(f32ToBytes(weightedAverage(data)));
+};

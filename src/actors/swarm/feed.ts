@@ -1,0 +1,127 @@
+// The run feed: one verified reading of a run's facts per process. A durable consumer passes every
+// message through the IngestGate (bad input goes to dead letters), the swarm facts are folded into
+// the orchestrator view in log order, and each (fact, view) is handed to the local hosts. Hosts in
+// one process (a sim) share a feed, so the log is verified and folded once, not once per host.
+import type { Envelope } from "../../events/envelope.js";
+import { IngestGate } from "../../events/ingest.js";
+import { asSwarmFact, type SwarmFact } from "../../events/swarm/index.js";
+import { vocabularyRegistry } from "../../events/vocabulary.js";
+import { evolve, initialState, type OrchestratorState } from "../../machines/orchestrator/index.js";
+import { nodeCrypto } from "../identity/index.js";
+import type { NatsConnection } from "../nats/connection.js";
+import { startIngestConsumer, type IngestConsumer } from "../nats/consumer.js";
+import { deleteFactsConsumer } from "../nats/consumers.js";
+import { ingestMaxBytes } from "../nats/definitions.js";
+
+/** A fact, the view folded through it, and where it sits in the stream. */
+export interface FeedItem {
+  readonly fact: SwarmFact;
+  readonly view: OrchestratorState;
+  readonly envelope: Envelope;
+  readonly streamSeq: number;
+}
+
+/** An actor's verified chain head and the stream sequence of its last event. */
+export interface FeedHead {
+  readonly seq: number;
+  readonly hash: string;
+  readonly streamSeq: number;
+}
+
+export type FeedListener = (item: FeedItem) => void;
+
+/** The process's verified, folded view of one run. */
+export interface RunFeed {
+  readonly run: string;
+  /** The fold of every swarm fact so far. */
+  view(): OrchestratorState;
+  /** The last swarm fact folded, if any. */
+  lastFact(): SwarmFact | undefined;
+  /** Stream sequence of the last message handled. */
+  position(): number;
+  /** Events accepted so far (every type). */
+  events(): number;
+  /** An actor's head as the feed has seen it (seq 0 when it has none). */
+  head(actor: string): FeedHead;
+  /** Resolves once the feed has handled stream sequence `seq` (0 resolves at once). */
+  reached(seq: number): Promise<void>;
+  /** Resolves once an event with this id has been accepted. */
+  accepted(id: string): Promise<void>;
+  /** Adds a listener for the facts from now on; returns its removal. */
+  listen(f: FeedListener): () => void;
+  stop(): Promise<void>;
+  /** Rejects if the consumer failed (a listener threw, or the bus did). */
+  readonly done: Promise<void>;
+}
+
+let feeds = 0;
+
+/** Starts a feed on `run` from the beginning of its log. `name` must be unique among live feeds. */
+export const startRunFeed = async (nc: NatsConnection, run: string, name = `feed-${process.pid}-${Date.now().toString(36)}-${feeds++}`): Promise<RunFeed> => {
+  let view = initialState();
+  let last: SwarmFact | undefined;
+  let position = 0;
+  let count = 0;
+  const heads = new Map<string, FeedHead>();
+  const listeners = new Set<FeedListener>();
+  const seqWaiters: { seq: number; resolve: () => void }[] = [];
+  const idWaiters = new Map<string, (() => void)[]>();
+  const seen = new Set<string>();
+  const gate = new IngestGate(nodeCrypto, vocabularyRegistry(), { run, maxBytes: ingestMaxBytes() });
+
+  const handle = (events: readonly Envelope[], streamSeq: number): void => {
+    for (const e of events) {
+      count += 1;
+      heads.set(e.actor, { seq: e.seq, hash: e.hash, streamSeq });
+      const fact = asSwarmFact(e, e.payload);
+      if (fact !== undefined) {
+        view = evolve(view, fact);
+        last = fact;
+        const item: FeedItem = { fact, view, envelope: e, streamSeq };
+        for (const l of listeners) l(item);
+      }
+      seen.add(e.id);
+      const ws = idWaiters.get(e.id);
+      if (ws !== undefined) {
+        idWaiters.delete(e.id);
+        for (const w of ws) w();
+      }
+    }
+    position = streamSeq;
+    for (let i = seqWaiters.length - 1; i >= 0; i--) {
+      const w = seqWaiters[i] as { seq: number; resolve: () => void };
+      if (w.seq <= position) {
+        seqWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  };
+
+  const consumer: IngestConsumer = await startIngestConsumer({ nc, run, name, gate, handle });
+  return {
+    run,
+    view: () => view,
+    lastFact: () => last,
+    position: () => position,
+    events: () => count,
+    head: (actor) => heads.get(actor) ?? { seq: 0, hash: "", streamSeq: 0 },
+    reached: (seq) => (seq <= position ? Promise.resolve() : new Promise((resolve) => seqWaiters.push({ seq, resolve }))),
+    accepted: (id) =>
+      seen.has(id)
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            const ws = idWaiters.get(id) ?? [];
+            ws.push(resolve);
+            idWaiters.set(id, ws);
+          }),
+    listen: (f) => {
+      listeners.add(f);
+      return () => listeners.delete(f);
+    },
+    stop: async () => {
+      await consumer.stop();
+      await deleteFactsConsumer(nc, run, name);
+    },
+    done: consumer.done,
+  };
+};

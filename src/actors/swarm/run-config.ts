@@ -1,0 +1,82 @@
+// Building a swarm run's SwarmRunStarted config from user-level settings: the model, the optimizer,
+// the schedule constants (in ticks and counts), and the seeded initial weights of every stage,
+// stored as content-addressed blobs whose refs the config carries.
+import type { Schedule, SwarmRunConfig } from "../../events/swarm/index.js";
+import type { WireDtype } from "../../kernels/codec/format.js";
+import { DEFAULT_CONFIG, type GptConfig, validateConfig } from "../../kernels/model/config.js";
+import { DEFAULT_TRAIN } from "../../kernels/train/options.js";
+import { type BlobStore, f32ToBytes } from "./blob-store.js";
+import { initialStageWeights, stageLayout, type SwarmModel } from "./model.js";
+
+/** What a user picks; everything else has a default. */
+export interface SwarmSettings {
+  readonly seed: number;
+  /** Total microbatches (each one dataset batch of batch × seq tokens). */
+  readonly microbatches: number;
+  readonly gpt?: Partial<GptConfig>;
+  readonly quant?: WireDtype;
+  readonly lr?: number;
+  readonly warmup?: number;
+  readonly clipNorm?: number;
+  readonly weightDecay?: number;
+  /** Synchronous schedule: one lease in flight, one optimizer step per microbatch, no merges. */
+  readonly sync?: boolean;
+  readonly maxInFlight?: number;
+  readonly mergeEvery?: number;
+  readonly partitions?: number;
+  readonly microbatchesPerStep?: number;
+  readonly leaseTicks?: number;
+  readonly heartbeatTimeoutTicks?: number;
+}
+
+/** The model a set of settings describes. */
+export const swarmModelOf = (s: SwarmSettings): SwarmModel => {
+  const gpt = validateConfig({ ...DEFAULT_CONFIG, seed: s.seed, ...s.gpt });
+  const per = s.sync === true ? 1 : Math.max(1, s.microbatchesPerStep ?? 1);
+  return {
+    gpt,
+    quant: s.quant ?? "fp32",
+    optim: {
+      lr: s.lr ?? DEFAULT_TRAIN.lr,
+      warmup: s.warmup ?? DEFAULT_TRAIN.warmup,
+      minLrRatio: DEFAULT_TRAIN.minLrRatio,
+      weightDecay: s.weightDecay ?? DEFAULT_TRAIN.weightDecay,
+      clipNorm: s.clipNorm ?? DEFAULT_TRAIN.clipNorm,
+      dataSeed: s.seed,
+      steps: Math.max(1, Math.ceil(s.microbatches / per)),
+    },
+  };
+};
+
+/** Schedule constants for the settings (ticks assume a ~100 ms clock). */
+export const scheduleOf = (s: SwarmSettings, model: SwarmModel): Schedule => {
+  const sync = s.sync === true;
+  return {
+    totalMicrobatches: s.microbatches,
+    // Each pass over this many batch ids is a fresh seeded permutation (protocol batchFor).
+    datasetBatches: 1 << 20,
+    tokensPerMicrobatch: model.gpt.batch * model.gpt.seq,
+    maxInFlight: sync ? 1 : Math.max(1, s.maxInFlight ?? 2 * model.gpt.stages),
+    leaseTicks: s.leaseTicks ?? 600,
+    heartbeatTimeoutTicks: s.heartbeatTimeoutTicks ?? 50,
+    heartbeatEveryTicks: 5,
+    mergeEvery: sync ? Number.MAX_SAFE_INTEGER : Math.max(1, s.mergeEvery ?? 24),
+    bMin: 1,
+    partitions: Math.max(1, s.partitions ?? 8),
+    mergeGatherTicks: 50,
+    mergeDeadlineTicks: 200,
+    microbatchesPerStep: sync ? 1 : Math.max(1, s.microbatchesPerStep ?? 1),
+  };
+};
+
+/** Stores every stage's initial weights and returns the run's config. */
+export const buildRunConfig = async (o: { readonly run: string; readonly orchestrator: string; readonly settings: SwarmSettings; readonly blobs: BlobStore }): Promise<SwarmRunConfig> => {
+  const model = swarmModelOf(o.settings);
+  const stages = await Promise.all(
+    Array.from({ length: model.gpt.stages }, async (_, s) => ({
+      params: stageLayout(model.gpt, s).size,
+      weights: await o.blobs.put(f32ToBytes(initialStageWeights(model.gpt, s))),
+    })),
+  );
+  return { run: o.run, orchestrator: o.orchestrator, seed: String(o.settings.seed), model, stages, schedule: scheduleOf(o.settings, model) };
+};

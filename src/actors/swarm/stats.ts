@@ -1,0 +1,56 @@
+// Run statistics from the facts alone (what any reader of the log can compute): per-microbatch
+// losses, completions, and the compression ratio of the boundary traffic.
+import type { SwarmFact } from "../../events/swarm/index.js";
+import { tokens } from "../../kernels/model/config.js";
+import type { SwarmModel } from "./model.js";
+
+export class RunStats {
+  private readonly all: SwarmFact[] = [];
+  private readonly byMicrobatch = new Map<number, number>();
+  private readonly completed = new Set<number>();
+  private wireBytes = 0;
+  private messages = 0;
+  private last: number | undefined;
+
+  constructor(private readonly model: SwarmModel) {}
+
+  observe(f: SwarmFact): void {
+    this.all.push(f);
+    if (f.type === "ActivationsForwarded" || f.type === "GradientsReturned") {
+      this.wireBytes += f.payload.bytes;
+      this.messages += 1;
+    } else if (f.type === "MicrobatchCompleted" && f.actor === this.orchestrator()) {
+      this.byMicrobatch.set(f.payload.microbatch, f.payload.loss);
+      this.completed.add(f.payload.microbatch);
+      this.last = f.payload.loss;
+    }
+  }
+
+  private orchestrator(): string | undefined {
+    const first = this.all[0];
+    return first?.type === "SwarmRunStarted" ? first.actor : undefined;
+  }
+
+  facts(): readonly SwarmFact[] {
+    return this.all;
+  }
+
+  lastLoss(): number | undefined {
+    return this.last;
+  }
+
+  distinctCompleted(): number {
+    return this.completed.size;
+  }
+
+  /** Training loss of each microbatch, by index (the loss trajectory). */
+  losses(): number[] {
+    return [...this.byMicrobatch.entries()].sort((a, b) => a[0] - b[0]).map(([, l]) => l);
+  }
+
+  /** fp32 bytes of an uncompressed d_model boundary tensor ÷ mean wire bytes per message. */
+  compressionRatio(): number {
+    if (this.messages === 0) return 1;
+    return (tokens(this.model.gpt) * this.model.gpt.dModel * 4) / (this.wireBytes / this.messages);
+  }
+}
