@@ -73,7 +73,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
 
   const actor = createActor(workerMachine, { input: { me, session, throughput: o.throughput ?? 1 } });
   const send = (e: WorkerEvent): void => {
-    if (alive) actor.send(e);
+    if (alive && actor.getSnapshot().status === "active") actor.send(e);
   };
   const modelOf = (): SwarmModel => {
     if (model === undefined) {

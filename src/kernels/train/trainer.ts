@@ -44,6 +44,11 @@ export type TrainHooks = {
   readonly stopAfter?: number;
   /** Wall clock for tokens/s (injected so the loop stays testable). */
   readonly now?: () => number;
+  /**
+   * Dataset batch id of step `t` (default: t). A swarm assigns batch ids by a seeded permutation
+   * (protocol batchFor); passing the same map lets this trainer replay a swarm's data order.
+   */
+  readonly batchId?: (step: number) => number;
 };
 
 /** The trained state at the end (or at `stopAfter`). */
@@ -101,7 +106,7 @@ export const train = async (o: TrainOptions, corpus: Corpus, run: RunModel, hook
   let valBpb = lossCurve.length > 0 ? (lossCurve[lossCurve.length - 1]?.[1] ?? NaN) : NaN;
   const order = specs.map((s) => s.name);
   for (; step < end; ) {
-    const b = asStepBatch(batch(corpus.train, o.dataSeed, step, shape));
+    const b = asStepBatch(batch(corpus.train, o.dataSeed, hooks.batchId?.(step) ?? step, shape));
     const { loss, grads, traffic } = await engine.step(params, b);
     const lr = lrAt(o, step);
     opt.step(order.map((n) => params[n] as Float32Array), order.map((n) => grads[n] as Float32Array), lr);
