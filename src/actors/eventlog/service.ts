@@ -23,10 +23,9 @@ export interface AppendOptions {
    * The stream sequence of the actor's last fact as the appender knows it (0: none yet). When the
    * subject ends elsewhere the append fails with AppendConflict and writes nothing.
    *
-   * nats-server 2.9 checks the header per message and cannot batch atomically, so the first
-   * envelope carries it and is acknowledged before the rest are pipelined: a second writer racing
-   * inside that window is not stopped by the bus, but it forks the hash chain, which every reader
-   * (IngestGate, verifyLog) refuses.
+   * On NATS the whole batch is guarded without waiting for acks: the first envelope carries the
+   * expected subject sequence and each follower expects its predecessor as the stream's last
+   * msgID (see makeNatsEventLog), so a refused first envelope refuses them all.
    */
   readonly expectedLastSubjectSeq?: number;
 }

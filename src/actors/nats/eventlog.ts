@@ -18,6 +18,7 @@ import { checkAppend, parseEntry } from "../eventlog/codec.js";
 import { AppendConflict, AppendRejected, NatsUnavailable, UnreadableEntry } from "../eventlog/errors.js";
 import { EventLog, type EventLogShape, type LogEntry, type RawEntry, type ReadOptions } from "../eventlog/service.js";
 import { deadLetterStreamConfig, factsStreamConfig, type StreamOptions } from "./definitions.js";
+import { ackPublisher } from "./publisher.js";
 import { readRange } from "./range-reader.js";
 
 type NonEmpty<A> = readonly [A, ...A[]];
@@ -86,8 +87,9 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
   };
 
   type Guard = { readonly lastSubjectSequence: number } | { readonly lastMsgID: string } | undefined;
+  const publisher = ackPublisher(nc, options.timeoutMs ?? 10_000);
   const publish = (subject: string, e: Envelope, guard: Guard): Promise<PubAck> =>
-    js.publish(subject, JSON.stringify(e), { msgID: e.id, ...(guard === undefined ? {} : { expect: guard }) });
+    publisher.publish(subject, JSON.stringify(e), { msgID: e.id, ...guard });
 
   /** nats-server's "wrong last msg ID" (JSStreamWrongLastMsgIDErrF). */
   const WRONG_LAST_MSG_ID = 10070;
