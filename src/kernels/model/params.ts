@@ -48,7 +48,12 @@ export const stageParamSpecs = (c: GptConfig, s: number): ParamSpec[] => {
   const d = c.dModel;
   const out: ParamSpec[] = [];
   if (s === 0) out.push({ name: "wte", shape: [c.vocab, d], init: normal(0.02) }, { name: "wpe", shape: [c.seq, d], init: normal(0.01) });
-  if (hasUp(c, s)) out.push({ name: `up${s}.w`, shape: [c.bottleneck ?? d, d], init: normal(0.02) }, { name: `up${s}.b`, shape: [d], init: zeros });
+  if (hasUp(c, s)) {
+    // Fan-in init (std 1/sqrt(b)): the b-wide input is re-expanded at the scale of the residual
+    // stream. In one-seed 300-step runs it beat N(0, 0.02) (bpb penalty 1.046 -> 1.029 at b=4).
+    const b = c.bottleneck ?? d;
+    out.push({ name: `up${s}.w`, shape: [b, d], init: normal(1 / Math.sqrt(b)) }, { name: `up${s}.b`, shape: [d], init: zeros });
+  }
   const { from, to } = stageLayers(c, s);
   for (let l = from; l < to; l++) out.push(...blockSpecs(c, l, l === to - 1 && hasDown(c, s) ? (c.bottleneck ?? d) : d));
   if (s === c.stages - 1) {
