@@ -1,0 +1,127 @@
+// `swarmline miner`: one miner as its own OS process over a NATS URL. It certifies a session key
+// under its hotkey, joins the run (the orchestrator assigns its stage), trains with ORT kernels in a
+// worker thread, merges, and leaves when the run completes (exit 0) or when it is removed (exit 1).
+import type { Command } from "commander";
+import { cryptoReady, loadHotkey } from "../actors/identity/index.js";
+import { natsBlobStore } from "../actors/nats/blobs.js";
+import { natsDataChannel } from "../actors/nats/data-channel.js";
+import { makeNatsEventLog } from "../actors/nats/eventlog.js";
+import { listRuns } from "../actors/nats/runs.js";
+import { StageKernels } from "../actors/swarm/compute.js";
+import { startRunFeed } from "../actors/swarm/feed.js";
+import { startMinerHost } from "../actors/swarm/miner-host.js";
+import type { SwarmModel } from "../actors/swarm/model.js";
+import { sotuCorpus } from "../kernels/data/corpus.js";
+import { KernelPool } from "../kernels/runtime/pool.js";
+import { setExit } from "./main.js";
+import { checkRunId, UsageError } from "./run-settings.js";
+import { connectOrExplain, explain, onSignal, SIGNAL_EXIT } from "./swarm-process.js";
+
+type Flags = { nats: string; hotkey: string; run?: string; threads: string; throughput: string };
+
+const positive = (name: string, v: string, integer: boolean): number => {
+  const n = Number(v);
+  if (!(n > 0 && Number.isFinite(n)) || (integer && !Number.isInteger(n))) throw new UsageError({ message: `--${name} must be a${integer ? "n integer" : " number"} > 0, got "${v}"` });
+  return n;
+};
+
+/** The run to join: --run, else the only run on the server. */
+const pickRun = async (given: string | undefined, runs: () => Promise<string[]>, url: string): Promise<string> => {
+  if (given !== undefined) return checkRunId(given);
+  const all = await runs();
+  if (all.length === 1) return all[0] as string;
+  if (all.length === 0) throw new UsageError({ message: `no run on ${url} yet: start one with \`swarmline orchestrate --nats ${url}\`, or pass --run ID` });
+  throw new UsageError({ message: `${all.length} runs on ${url} (${all.join(", ")}): pass --run ID` });
+};
+
+const mine = async (f: Flags): Promise<number> => {
+  const threads = positive("threads", f.threads, true);
+  const throughput = positive("throughput", f.throughput, false);
+  await cryptoReady();
+  let hotkey;
+  try {
+    hotkey = loadHotkey(f.hotkey);
+  } catch (e) {
+    throw new UsageError({ message: `--hotkey "${f.hotkey}" is not a key URI or mnemonic: ${e instanceof Error ? e.message : String(e)}` });
+  }
+  const nc = await connectOrExplain(f.nats, `swarmline-miner-${hotkey.address.slice(0, 12)}`);
+  const sig = onSignal();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const short = hotkey.address.slice(0, 8);
+  try {
+    const run = await pickRun(f.run, () => listRuns(nc), f.nats);
+    const log = makeNatsEventLog(nc);
+    const blobs = await natsBlobStore(nc, run);
+    const data = await natsDataChannel(nc, run);
+    const pool = await KernelPool.create({ workers: 1, threadsPerWorker: threads });
+    cleanups.push(() => pool.close());
+    let kernels: StageKernels | undefined;
+    cleanups.push(async () => kernels?.release());
+    const feed = await startRunFeed(nc, run);
+    cleanups.push(() => feed.stop());
+    const errors: unknown[] = [];
+    let failed: (e: unknown) => void = () => undefined;
+    const failure = new Promise<never>((_, reject) => (failed = reject));
+    failure.catch(() => undefined);
+    const host = await startMinerHost({
+      feed, log, data, blobs, corpus: sotuCorpus(), hotkey, throughput,
+      kernels: (m: SwarmModel) => (kernels ??= new StageKernels(pool, m.gpt, run)),
+      onError: (e) => {
+        errors.push(e);
+        failed(e);
+      },
+    });
+    process.stderr.write(`miner ${hotkey.address} joining run ${run}\n`);
+    let reported: number | null = null;
+    const completed = new Promise<void>((resolve) => {
+      const check = (): void => {
+        const st = host.stage();
+        if (st !== null && st !== reported) {
+          reported = st;
+          process.stderr.write(`miner ${short}: training stage ${st}\n`);
+        }
+        if (feed.view().done) resolve();
+      };
+      feed.listen(check);
+      check();
+    });
+    const outcome = await Promise.race([
+      completed.then(() => "completed" as const),
+      host.done.then(() => "removed" as const),
+      feed.done.then(() => { throw new Error("the run feed stopped (NATS connection closed?)"); }),
+      failure,
+      sig.signal.then(() => "signal" as const),
+    ]);
+    if (outcome === "removed") {
+      process.stderr.write(`miner ${short}: removed from run ${run} (timed out or kicked); start it again to rejoin\n`);
+      return 1;
+    }
+    await host.leave(outcome === "completed" ? "run completed" : "interrupted");
+    process.stderr.write(`miner ${short}: left run ${run} (${outcome})\n`);
+    return outcome === "completed" ? 0 : SIGNAL_EXIT;
+  } finally {
+    sig.off();
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await nc.drain().catch(() => undefined);
+  }
+};
+
+export const registerMiner = (program: Command): void => {
+  program
+    .command("miner")
+    .description("Run one miner over NATS: join a run, train the stage the orchestrator assigns, merge, and leave when the run completes")
+    .requiredOption("--nats <url>", "NATS server URL (comma-separated for a cluster)")
+    .requiredOption("--hotkey <uri>", "the miner's hotkey (key URI such as //Miner1, or a mnemonic); it certifies a fresh session key")
+    .option("--run <id>", "the run to join (default: the only run on the server)")
+    .option("--threads <n>", "ORT intra-op threads of the kernel worker", "1")
+    .option("--throughput <x>", "self-reported throughput (routing weight)", "1")
+    .action(async (f: Flags) => {
+      try {
+        setExit(await mine(f));
+      } catch (e) {
+        const { code, message } = explain(e);
+        process.stderr.write(`swarmline miner: ${message}\n`);
+        setExit(code);
+      }
+    });
+};

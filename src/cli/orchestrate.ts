@@ -1,0 +1,173 @@
+// `swarmline orchestrate`: the orchestrator of one run as its own OS process over a NATS URL. It
+// starts the run (settings from --config run.json and flags) or, when the log already holds the
+// run, resumes it: the decider's state is the fold of the log, and its chain continues under a newly
+// certified session key. Miners are separate `swarmline miner` processes.
+import { randomBytes } from "node:crypto";
+import { type Command, Option } from "commander";
+import { Effect } from "effect";
+import { cryptoReady, loadHotkey } from "../actors/identity/index.js";
+import { natsBlobStore } from "../actors/nats/blobs.js";
+import { makeNatsEventLog } from "../actors/nats/eventlog.js";
+import { startRunFeed, type RunFeed } from "../actors/swarm/feed.js";
+import { readModel } from "../actors/swarm/model.js";
+import { startOrchestratorHost } from "../actors/swarm/orchestrator-host.js";
+import { buildRunConfig } from "../actors/swarm/run-config.js";
+import { RunStats } from "../actors/swarm/stats.js";
+import type { OrchestratorState } from "../machines/orchestrator/index.js";
+import { setExit } from "./main.js";
+import { checkRunId, flagSettings, readRunFile, RUN_DEFAULTS, settingsOf, UsageError } from "./run-settings.js";
+import { connectOrExplain, explain, onSignal, SIGNAL_EXIT } from "./swarm-process.js";
+
+type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean };
+
+/** The summary printed at the end (stdout; one JSON line with --json). */
+export interface OrchestrateSummary {
+  readonly runId: string;
+  readonly resumed: boolean;
+  readonly completed: boolean;
+  readonly steps: number;
+  readonly tokens: number;
+  /** Tokens per second of this process's session (since it started or resumed). */
+  readonly tokensPerSecond: number;
+  readonly microbatches: { readonly issued: number; readonly completed: number; readonly reissued: number };
+  readonly merges: { readonly done: number; readonly skipped: number; readonly disputes: number };
+  readonly minersPerStage: readonly number[];
+  readonly events: number;
+}
+
+const minersPerStage = (v: OrchestratorState): number[] =>
+  v.stages.map((_, s) => Object.values(v.miners).filter((m) => m.status === "active" && m.stage === s).length);
+
+const summaryOf = (run: string, resumed: boolean, feed: RunFeed, tokens0: number, secs: number): OrchestrateSummary => {
+  const v = feed.view();
+  const c = v.counters;
+  return {
+    runId: run, resumed, completed: v.done, steps: c.completed, tokens: c.tokens, tokensPerSecond: secs > 0 ? (c.tokens - tokens0) / secs : 0,
+    microbatches: { issued: c.issued, completed: c.completed, reissued: c.reissued },
+    merges: { done: c.mergesDone, skipped: c.partitionsSkipped, disputes: c.disputes }, minersPerStage: minersPerStage(v), events: feed.events(),
+  };
+};
+
+const fmt = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(3));
+
+const orchestrate = async (f: Flags): Promise<number> => {
+  const tickMs = Number(f.tickMs);
+  if (!Number.isInteger(tickMs) || tickMs < 1) throw new UsageError({ message: `--tick-ms must be an integer >= 1, got "${f.tickMs}"` });
+  const settings = settingsOf(f.config === undefined ? {} : readRunFile(f.config), flagSettings(f));
+  const run = checkRunId(f.run ?? `run-${settings.seed}-${randomBytes(3).toString("hex")}`);
+  await cryptoReady();
+  let hotkey;
+  try {
+    hotkey = loadHotkey(f.hotkey);
+  } catch (e) {
+    throw new UsageError({ message: `--hotkey "${f.hotkey}" is not a key URI or mnemonic: ${e instanceof Error ? e.message : String(e)}` });
+  }
+  const nc = await connectOrExplain(f.nats, `swarmline-orchestrate-${run}`);
+  const sig = onSignal();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  try {
+    const log = makeNatsEventLog(nc);
+    const feed = await startRunFeed(nc, run);
+    cleanups.push(() => feed.stop());
+    await feed.reached(await Effect.runPromise(log.lastSeq(run)));
+    const before = feed.view();
+    const resumed = before.config !== null;
+    if (resumed && before.config?.orchestrator !== hotkey.address) {
+      throw new UsageError({ message: `run ${run} is orchestrated by ${before.config?.orchestrator}, not ${hotkey.address}: pass that orchestrator's --hotkey` });
+    }
+    const blobs = await natsBlobStore(nc, run);
+    const config = resumed ? undefined : await buildRunConfig({ run, orchestrator: hotkey.address, settings, blobs });
+    const model = readModel(before.config ?? (config as NonNullable<typeof config>));
+    const total = (before.config ?? config)?.schedule.totalMicrobatches ?? settings.microbatches;
+    process.stderr.write(
+      resumed
+        ? `resuming run ${run} from its log: ${before.counters.completed}/${total} microbatches done, tick ${before.tick} (the log's config wins over flags)\n`
+        : `starting run ${run}: ${total} microbatches, ${model.gpt.stages} stages, orchestrator ${hotkey.address}\n` +
+            `  miners join with: swarmline miner --nats ${f.nats} --run ${run} --hotkey //MinerK\n`,
+    );
+    const stats = new RunStats(model);
+    feed.listen((i) => stats.observe(i.fact));
+    const started = performance.now();
+    const tokens0 = before.counters.tokens;
+    if (before.done) {
+      if (f.json === true) process.stdout.write(`${JSON.stringify(summaryOf(run, true, feed, tokens0, 0))}\n`);
+      else process.stdout.write(`run ${run} already completed\n`);
+      return 0;
+    }
+    let lastPrinted = -1;
+    const every = Math.max(1, Math.floor(total / 50));
+    const unlisten = feed.listen(({ view }) => {
+      const c = view.counters.completed;
+      if (c === lastPrinted || (c - lastPrinted < every && c !== total)) return;
+      lastPrinted = c;
+      const secs = (performance.now() - started) / 1000;
+      process.stderr.write(
+        `step ${c}/${total} loss ${fmt(stats.lastLoss())} tok/s ${(secs > 0 ? (view.counters.tokens - tokens0) / secs : 0).toFixed(0)} ` +
+          `miners/stage ${minersPerStage(view).join(",")} merges ${view.counters.mergesDone} reissued ${view.counters.reissued}\n`,
+      );
+    });
+    cleanups.push(async () => unlisten());
+    const host = await startOrchestratorHost({ feed, log, hotkey, tickMs, ...(config === undefined ? {} : { config }) });
+    cleanups.push(() => host.stop());
+    const outcome = await Promise.race([
+      host.done.then(() => "done" as const),
+      feed.done.then(() => { throw new Error("the run feed stopped (NATS connection closed?)"); }),
+      sig.signal,
+    ]);
+    await host.stop();
+    const summary = summaryOf(run, resumed, feed, tokens0, (performance.now() - started) / 1000);
+    if (f.json === true) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else {
+      process.stdout.write(
+        `run ${run} ${summary.completed ? "completed" : "stopped (resume it with the same --run)"}: ${summary.steps} microbatches, ${summary.tokens} tokens, ` +
+          `reissued ${summary.microbatches.reissued}, merges ${summary.merges.done}, ${summary.events} events\n`,
+      );
+    }
+    return outcome === "done" ? 0 : SIGNAL_EXIT;
+  } finally {
+    sig.off();
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await nc.drain().catch(() => undefined);
+  }
+};
+
+export const registerOrchestrate = (program: Command): void => {
+  const d = RUN_DEFAULTS;
+  program
+    .command("orchestrate")
+    .description("Run (or resume) one swarm run's orchestrator over NATS; miners join with `swarmline miner`. Restart it with the same --run to resume from the log.")
+    .requiredOption("--nats <url>", "NATS server URL (comma-separated for a cluster)")
+    .option("--config <file>", "run.json: settings named like these flags, camelCased (e.g. {\"stages\": 2, \"dModel\": 64}); flags override it")
+    .option("--run <id>", "run id (default run-SEED-RANDOM); an existing run is resumed from its log")
+    .option("--hotkey <uri>", "the orchestrator's hotkey (key URI or mnemonic)", "//Alice")
+    .option("--steps <n>", `microbatches to train on (default ${d.steps})`)
+    .option("--seed <n>", `run seed: init, data order, routing, merges (default ${d.seed})`)
+    .option("--stages <n>", `pipeline stages (default ${d.stages})`)
+    .option("--layers <n>", `transformer blocks, >= stages (default ${d.layers})`)
+    .option("--d-model <n>", `model width (default ${d.dModel})`)
+    .option("--heads <n>", `attention heads (default ${d.heads})`)
+    .option("--seq <n>", `context length in bytes (default ${d.seq})`)
+    .option("--batch <n>", `sequences per microbatch (default ${d.batch})`)
+    .option("--bottleneck <b>", `IOTA bottleneck width at stage boundaries, or none (default ${d.bottleneck})`)
+    .addOption(new Option("--quant <type>", `wire type of boundary tensors (default ${d.quant})`).choices(["fp32", "fp16", "int8"]))
+    .option("--lr <x>", `peak AdamW learning rate (default ${d.lr})`)
+    .option("--warmup <n>", `warmup steps (default ${d.warmup})`)
+    .option("--merge-every <n>", `a stage merges after this many backward passes (default ${d.mergeEvery})`)
+    .option("--partitions <n>", `Butterfly All-Reduce partitions per merge (default ${d.partitions})`)
+    .option("--in-flight <n>", "microbatch leases in flight (default 2 x stages)")
+    .option("--microbatches-per-step <n>", `microbatches a miner accumulates per optimizer step (default ${d.microbatchesPerStep})`)
+    .option("--lease-ticks <n>", `a lease not completed after this many ticks is reissued (default ${d.leaseTicks})`)
+    .option("--heartbeat-timeout-ticks <n>", `a miner silent this many ticks is timed out (default ${d.heartbeatTimeoutTicks})`)
+    .option("--sync", "synchronous schedule: one lease in flight, fp32, no bottleneck, no merges")
+    .option("--tick-ms <n>", "milliseconds between recorded clock ticks", "100")
+    .option("--json", "print the final summary as one JSON line on stdout")
+    .action(async (f: Flags) => {
+      try {
+        setExit(await orchestrate(f));
+      } catch (e) {
+        const { code, message } = explain(e);
+        process.stderr.write(`swarmline orchestrate: ${message}\n`);
+        setExit(code);
+      }
+    });
+};

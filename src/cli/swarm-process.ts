@@ -1,0 +1,44 @@
+// What `swarmline orchestrate` and `swarmline miner` share as separate OS processes: connecting to
+// NATS with an error that says how to fix it, turning failures into messages and exit codes, and
+// turning SIGINT/SIGTERM into a promise.
+import type { NatsConnection } from "../actors/nats/connection.js";
+import { connectNats } from "../actors/nats/connection.js";
+import { NatsUnavailable } from "../actors/eventlog/errors.js";
+import { ConfigError, UsageError } from "./run-settings.js";
+
+/** Connects, or throws NatsUnavailable naming the URL, the cause and the fix (exit code 1). */
+export const connectOrExplain = async (url: string, name: string): Promise<NatsConnection> => {
+  try {
+    return await connectNats(url, name);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new NatsUnavailable({
+      message: `${why}\n  is a nats-server with JetStream running there? start one with \`swarmline nats\` (it prints its URL) and pass it as --nats`,
+    });
+  }
+};
+
+/** Exit code and message of a failure: 2 for bad flags/configs, 1 for everything else. */
+export const explain = (e: unknown): { code: number; message: string } => {
+  if (e instanceof UsageError || e instanceof ConfigError) return { code: 2, message: e.message };
+  const tag = typeof e === "object" && e !== null && "_tag" in e ? `${String((e as { _tag: unknown })._tag)}: ` : "";
+  return { code: 1, message: `${tag}${e instanceof Error ? e.message : String(e)}` };
+};
+
+/** Resolves with the signal's name on the first SIGINT or SIGTERM; `off()` removes the handlers. */
+export const onSignal = (): { readonly signal: Promise<string>; readonly off: () => void } => {
+  let off: () => void = () => undefined;
+  const signal = new Promise<string>((resolve) => {
+    const h = (s: NodeJS.Signals): void => resolve(s);
+    process.once("SIGINT", h);
+    process.once("SIGTERM", h);
+    off = () => {
+      process.removeListener("SIGINT", h);
+      process.removeListener("SIGTERM", h);
+    };
+  });
+  return { signal, off };
+};
+
+/** Exit code for a run stopped by a signal (128 + SIGINT's number, as shells report it). */
+export const SIGNAL_EXIT = 130;
