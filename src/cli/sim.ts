@@ -86,7 +86,7 @@ export const registerSim = (program: Command): void => {
     .option("--lr <x>", "peak AdamW learning rate", String(DEFAULT_TRAIN.lr))
     .option("--merge-every <n>", "a stage merges after this many backward passes", "24")
     .option("--partitions <n>", "Butterfly All-Reduce partitions per merge", "8")
-    .option("--in-flight <n>", "microbatch leases in flight (default 2 x stages)")
+    .option("--in-flight <n>", "microbatch leases in flight (default: one per stage)")
     .option("--kill-miner <ID@STEP>", "kill miner ID (index or //MinerK) after STEP completed microbatches (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--dropout <p>", "per clock tick, the probability each miner dies (it rejoins ~3 s later)", "0")
     .option("--sync", "synchronous schedule: one miner per stage, fp32, no bottleneck, one lease in flight (equals `swarmline train`)")

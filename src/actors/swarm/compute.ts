@@ -87,7 +87,12 @@ export class MinerCompute {
   private readonly gradFlat: Float32Array;
   private readonly grads: Record<string, Float32Array>;
   private readonly opt: AdamW;
-  private readonly kept = new Map<string, { input: Tensor; saved: Readonly<Record<string, Tensor>> }>();
+  /**
+   * Per lease until its backward: the input, the saved activations, and the weights the forward
+   * ran with (PipeDream's weight stashing: local steps may land between a lease's forward and its
+   * backward, and a backward through other weights than the activations came from is inconsistent).
+   */
+  private readonly kept = new Map<string, { input: Tensor; saved: Readonly<Record<string, Tensor>>; params: Readonly<Record<string, Float32Array>> }>();
   private readonly runner: StageRunner;
   private accumulated = 0;
 
@@ -151,8 +156,9 @@ export class MinerCompute {
   /** Forward of a non-final stage; keeps what backward needs. */
   async forward(lease: string, b: number, wire: Uint8Array | null): Promise<Wire> {
     const input = this.input(b, wire);
-    const f = await this.runner.forward(this.params, input);
-    this.kept.set(lease, { input, saved: f.saved });
+    const stash = viewsOf(this.layout, this.flat.slice());
+    const f = await this.runner.forward(stash, input);
+    this.kept.set(lease, { input, saved: f.saved, params: stash });
     return toWire(f.output, this.model.quant);
   }
 
@@ -176,7 +182,7 @@ export class MinerCompute {
     const k = this.kept.get(lease);
     if (k === undefined) throw new Error(`no activations kept for lease ${lease}`);
     const d = decode(gradWire, { expectDims: boundaryShape(this.model.gpt) });
-    const bw = await this.runner.backward(this.params, k.input, { saved: k.saved, gradOutput: { dims: d.dims, data: d.data } });
+    const bw = await this.runner.backward(k.params, k.input, { saved: k.saved, gradOutput: { dims: d.dims, data: d.data } });
     this.kept.delete(lease);
     this.accumulate(bw.gradParams);
     return bw.gradInput === undefined ? null : toWire(bw.gradInput, this.model.quant);

@@ -56,7 +56,7 @@ export const scheduleOf = (s: SwarmSettings, model: SwarmModel): Schedule => {
     // Each pass over this many batch ids is a fresh seeded permutation (protocol batchFor).
     datasetBatches: 1 << 20,
     tokensPerMicrobatch: model.gpt.batch * model.gpt.seq,
-    maxInFlight: sync ? 1 : Math.max(1, s.maxInFlight ?? 2 * model.gpt.stages),
+    maxInFlight: sync ? 1 : Math.max(1, s.maxInFlight ?? model.gpt.stages),
     leaseTicks: s.leaseTicks ?? 600,
     heartbeatTimeoutTicks: s.heartbeatTimeoutTicks ?? 50,
     heartbeatEveryTicks: 5,
