@@ -70,8 +70,9 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
     get: async (ref) => {
       const hit = cache.get(ref);
       if (hit !== undefined) return hit.slice();
-      const b = await os.getBlob(ref);
-      if (b === null) return undefined;
+      const got = await os.getBlob(ref);
+      if (got === null) return undefined;
+      const b = new Uint8Array(got); // a plain copy (the client may hand back a Buffer view)
       verified(ref, b);
       known.add(ref);
       cache.set(ref, b);
