@@ -84,22 +84,38 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
     return model;
   };
 
-  /** Facts go out in the machine's order; a data-bearing fact sends its tensor first. */
+  /**
+   * Facts go out in the machine's order; a data-bearing fact sends its tensor first. The drafts of
+   * one reaction (e.g. LossComputed, GradientsReturned, BackwardCompleted) are appended together,
+   * after their tensors are sent, so they land in one signed batch: readers release a batch only at
+   * its signed last event, so no peer can react to the GradientsReturned (and record its own
+   * BackwardCompleted) before this stage's BackwardCompleted is in the log.
+   */
+  let burst: WorkerDraft[] = [];
   const publish = (d: WorkerDraft): void => {
-    pubTail = pubTail.then(async () => {
-      if (!alive) return;
-      if (d.type === "ActivationsForwarded" || d.type === "GradientsReturned") {
-        const bytes = mail.release(d.payload.ref);
-        if (bytes !== undefined) await o.data.send(d.type === "ActivationsForwarded" ? "act" : "grad", d.payload.to, d.payload.ref, d.payload.lease, bytes);
-      }
-      const appended = writer.append(d);
-      const lease = (d.payload as { lease?: unknown }).lease;
-      if (typeof lease === "string") void appended.then(() => mail.recorded(lease), () => undefined);
-      appended.catch((e: unknown) => {
-        fail(e);
-        void stop();
-      });
-    }).catch(fail);
+    burst.push(d);
+    if (burst.length > 1) return;
+    queueMicrotask(() => {
+      const ds = burst;
+      burst = [];
+      pubTail = pubTail.then(async () => {
+        if (!alive) return;
+        for (const x of ds) if (x.type === "ActivationsForwarded" || x.type === "GradientsReturned") {
+          const bytes = mail.release(x.payload.ref);
+          if (bytes !== undefined) await o.data.send(x.type === "ActivationsForwarded" ? "act" : "grad", x.payload.to, x.payload.ref, x.payload.lease, bytes);
+        }
+        if (!alive) return;
+        for (const x of ds) {
+          const appended = writer.append(x);
+          const lease = (x.payload as { lease?: unknown }).lease;
+          if (typeof lease === "string") void appended.then(() => mail.recorded(lease), () => undefined);
+          appended.catch((e: unknown) => {
+            fail(e);
+            void stop();
+          });
+        }
+      }).catch(fail);
+    });
   };
 
   const input = async (ref: string | null, lease: string): Promise<Uint8Array | null | undefined> =>
@@ -243,6 +259,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
     },
     leave: async (reason) => {
       send({ type: "leave", reason });
+      await new Promise<void>((r) => queueMicrotask(r)); // the reaction's burst joins pubTail first
       await pubTail;
       await writer.drain();
       await stop();
