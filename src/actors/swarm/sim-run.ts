@@ -45,6 +45,8 @@ export interface SimOptions extends SwarmSettings {
   readonly logLines?: (lines: readonly string[]) => void;
   readonly onProgress?: (p: SimProgress) => void;
   readonly run?: string;
+  /** Stop the orchestrator once this many microbatches completed and start a fresh one (a crash and restart). */
+  readonly restartOrchestratorAt?: number;
 }
 
 export interface SimProgress {
@@ -103,8 +105,22 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
       errors.push(e);
       process.stderr.write(`sim: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
     };
-    const orch = await startOrchestratorHost({ feed, log, hotkey: orchKey, config, tickMs: o.tickMs ?? 100, onError });
+    const orchestrate = () => startOrchestratorHost({ feed, log, hotkey: orchKey, config, tickMs: o.tickMs ?? 100, onError });
+    let orch = await orchestrate();
     cleanups.push(() => orch.stop());
+    let finished: (s: ReturnType<typeof feed.view>) => void = () => undefined;
+    const completed = new Promise<ReturnType<typeof feed.view>>((resolve) => (finished = resolve));
+    let restart = o.restartOrchestratorAt;
+    feed.listen(({ view }) => {
+      if (view.done) finished(view);
+      if (restart !== undefined && view.counters.completed >= restart) {
+        restart = undefined;
+        // The old host dies between two decisions; the new one refolds the log and carries on.
+        void orch.stop().then(async () => {
+          orch = await orchestrate();
+        }).catch(onError);
+      }
+    });
 
     const uris = Array.from({ length: o.miners }, (_, i) => `//Miner${i}`);
     const keys = uris.map((u) => loadHotkey(u));
@@ -181,7 +197,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     }, 500);
     cleanups.push(async () => clearInterval(progress));
 
-    const final = await Promise.race([orch.done, feed.done.then(() => { throw new Error("the run feed stopped"); })]);
+    const final = await Promise.race([completed, feed.done.then(() => { throw new Error("the run feed stopped"); })]);
     const secs = (performance.now() - started) / 1000;
     const params = composed();
     await evals;
