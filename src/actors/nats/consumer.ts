@@ -40,6 +40,12 @@ export interface IngestConsumerOptions extends StreamOptions {
    * stops (the unacknowledged messages are redelivered to the next instance).
    */
   readonly handle: (events: readonly Envelope[], streamSeq: number) => void | Promise<void>;
+  /**
+   * Called with each new message's stream sequence once the gate has judged it, whatever the
+   * verdict (accepted, held or refused): how far the consumer has read, so a reader waiting for
+   * "everything up to seq N" is not stalled by a held or refused last message.
+   */
+  readonly onPosition?: (streamSeq: number) => void;
   /** Called after a dead letter is recorded (tests, metrics). */
   readonly onDeadLetter?: (letter: DeadLetter) => void;
 }
@@ -149,6 +155,7 @@ export const startIngestConsumer = async (o: IngestConsumerOptions): Promise<Ing
         if (actor !== undefined) held.delete(actor);
         m.ack();
       }
+      o.onPosition?.(m.seq);
     }
   };
 

@@ -37,7 +37,7 @@ export interface RunFeed {
   view(): OrchestratorState;
   /** The last swarm fact folded, if any. */
   lastFact(): SwarmFact | undefined;
-  /** Stream sequence of the last message handled. */
+  /** Stream sequence of the last message read (its events handled, or held or refused by the gate). */
   position(): number;
   /** Events accepted so far (every type). */
   events(): number;
@@ -87,7 +87,12 @@ export const startRunFeed = async (nc: NatsConnection, run: string, name = `feed
         for (const w of ws) w();
       }
     }
-    position = streamSeq;
+    advanceTo(streamSeq);
+  };
+
+  /** The consumer has read up to `streamSeq` (handled, held or refused). */
+  const advanceTo = (streamSeq: number): void => {
+    if (streamSeq > position) position = streamSeq;
     for (let i = seqWaiters.length - 1; i >= 0; i--) {
       const w = seqWaiters[i] as { seq: number; resolve: () => void };
       if (w.seq <= position) {
@@ -97,7 +102,7 @@ export const startRunFeed = async (nc: NatsConnection, run: string, name = `feed
     }
   };
 
-  const consumer: IngestConsumer = await startIngestConsumer({ nc, run, name, gate, handle });
+  const consumer: IngestConsumer = await startIngestConsumer({ nc, run, name, gate, handle, onPosition: advanceTo });
   return {
     run,
     view: () => view,

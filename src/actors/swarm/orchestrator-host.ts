@@ -11,7 +11,7 @@ import { decide, type Decision, type OrchestratorCommand, type OrchestratorState
 import type { EventLogShape } from "../eventlog/service.js";
 import type { Hotkey } from "../identity/index.js";
 import type { RunFeed } from "./feed.js";
-import { openWriter } from "./writer.js";
+import { certId, openWriter } from "./writer.js";
 
 export interface OrchestratorHostOptions {
   readonly feed: RunFeed;
@@ -49,6 +49,9 @@ export const startOrchestratorHost = async (o: OrchestratorHostOptions): Promise
   const session = o.session ?? randomBytes(4).toString("hex");
   await o.feed.reached(await Effect.runPromise(o.log.lastSeq(run)));
   const writer = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick });
+  // The certificate may release events of a killed session that readers held unsigned: decide
+  // only from a view that includes them.
+  await o.feed.accepted(certId(run, me, session));
   let pending: string | null = null; // id of our last appended decision not yet folded back
   let stopped = false;
   let count = 0;

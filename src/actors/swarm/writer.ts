@@ -2,7 +2,7 @@
 // serialized append queue onto the run's log (expected last subject sequence on every append,
 // consecutive drafts batched under one signature, bus failures retried with the same event ids).
 import { randomBytes } from "node:crypto";
-import { Effect } from "effect";
+import { Effect, Stream } from "effect";
 import { ActorChain, sessionCertifiedDraft } from "../../events/chain.js";
 import type { Draft, Envelope } from "../../events/envelope.js";
 import type { EventLogShape } from "../eventlog/service.js";
@@ -99,9 +99,28 @@ export class ActorWriter {
  */
 export const openWriter = async (o: WriterOptions): Promise<ActorWriter> => {
   const signer = sessionKey(o.sessionSeed ?? new Uint8Array(randomBytes(32)));
-  const chain = new ActorChain(nodeCrypto, signer, o.run, o.hotkey.address, o.head.seq === 0 ? undefined : { seq: o.head.seq, hash: o.head.hash });
-  const writer = new ActorWriter(o.log, chain, o.head.streamSeq);
+  const head = await storedTail(o);
+  const chain = new ActorChain(nodeCrypto, signer, o.run, o.hotkey.address, head.seq === 0 ? undefined : { seq: head.seq, hash: head.hash });
+  const writer = new ActorWriter(o.log, chain, head.streamSeq);
   const cert = certifySessionKey(o.hotkey, o.run, signer);
-  await writer.append(sessionCertifiedDraft(cert, { id: `${o.run}:${o.hotkey.address}:${o.session}:cert`, step: o.step ?? 0 }));
+  await writer.append(sessionCertifiedDraft(cert, { id: certId(o.run, o.hotkey.address, o.session), step: o.step ?? 0 }));
   return writer;
+};
+
+/** The id of the SessionKeyCertified that `openWriter` appends for this session. */
+export const certId = (run: string, actor: string, session: string): string => `${run}:${actor}:${session}:cert`;
+
+/**
+ * Where the actor's chain really ends in the log. A process killed mid-batch can leave stored but
+ * unsigned events after the last signed one: readers hold them (the feed's head excludes them), and
+ * the subject's last sequence is theirs. The new session extends that stored tail, so its signed
+ * certificate releases them (they are this hotkey's own events) and the append is not refused.
+ */
+const storedTail = async (o: WriterOptions): Promise<FeedHead> => {
+  const last = await Effect.runPromise(o.log.lastSubjectSeq(o.run, o.hotkey.address));
+  if (last <= o.head.streamSeq) return o.head;
+  const entries = await Effect.runPromise(Stream.runCollect(o.log.read(o.run, { fromSeq: last, toSeq: last })));
+  const e = [...entries].find((x) => x.envelope.actor === o.hotkey.address);
+  if (e === undefined || e.envelope.seq <= o.head.seq) return o.head;
+  return { seq: e.envelope.seq, hash: e.envelope.hash, streamSeq: e.seq };
 };
