@@ -81,7 +81,7 @@ export const registerSim = (program: Command): void => {
     .option("--d-model <n>", "model width", String(d.dModel))
     .option("--layers <n>", "transformer blocks (>= stages)", String(d.nLayer))
     .option("--heads <n>", "attention heads", String(d.nHead))
-    .option("--bottleneck <b>", "IOTA bottleneck width at stage boundaries, or none", "4")
+    .option("--bottleneck <b>", "IOTA bottleneck width at stage boundaries, or none", "3")
     .addOption(new Option("--quant <type>", "wire type of boundary tensors").choices(["fp32", "fp16", "int8"]).default("int8"))
     .option("--lr <x>", "peak AdamW learning rate", String(DEFAULT_TRAIN.lr))
     .option("--merge-every <n>", "a stage merges after this many backward passes", "24")

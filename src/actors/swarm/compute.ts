@@ -6,7 +6,7 @@ import type { WireDtype } from "../../kernels/codec/format.js";
 import { decode, encode } from "../../kernels/codec/wire.js";
 import { batch, type BatchShape } from "../../kernels/data/batches.js";
 import type { Corpus } from "../../kernels/data/corpus.js";
-import { boundaryShape, type GptConfig } from "../../kernels/model/config.js";
+import { boundaryShape, boundaryWireDims, type GptConfig } from "../../kernels/model/config.js";
 import { poolRun, type LocalRun } from "../../kernels/model/local-run.js";
 import { StageRunner, wholeLoss } from "../../kernels/model/runner.js";
 import { buildStage, buildWhole, type WholeModels } from "../../kernels/model/stage.js";
@@ -73,11 +73,18 @@ export interface Wire {
   readonly bytes: Uint8Array;
 }
 
-const toWire = (t: Tensor, quant: WireDtype): Wire => {
+/**
+ * Encodes a boundary tensor [N, width] under `boundaryWireDims` ([B, T·width], the same bytes), so
+ * int8 scales are per sequence rather than per b-wide token (≈168x instead of ≈102x at b = 3).
+ */
+const toWire = (gpt: GptConfig, t: Tensor, quant: WireDtype): Wire => {
   if (!(t.data instanceof Float32Array)) throw new TypeError("boundary tensors are float32");
-  const bytes = encode({ dims: t.dims, data: t.data }, quant);
+  const bytes = encode({ dims: boundaryWireDims(gpt), data: t.data }, quant);
   return { ref: blobRef(bytes), bytes };
 };
+
+/** Decodes a boundary tensor sent by `toWire` (malformed or mis-shaped bytes throw CodecError). */
+const fromWire = (gpt: GptConfig, bytes: Uint8Array): Tensor => ({ dims: boundaryShape(gpt), data: decode(bytes, { expectDims: boundaryWireDims(gpt) }).data });
 
 /** One miner's stage state. */
 export class MinerCompute {
@@ -140,8 +147,7 @@ export class MinerCompute {
   private input(b: number, wire: Uint8Array | null): Tensor {
     if (this.stage === 0) return datasetBatch(this.corpus, this.model, b).ids;
     if (wire === null) throw new Error(`stage ${this.stage} needs its input activations`);
-    const d = decode(wire, { expectDims: boundaryShape(this.model.gpt) });
-    return { dims: d.dims, data: d.data };
+    return fromWire(this.model.gpt, wire);
   }
 
   private accumulate(g: Readonly<Record<string, Float32Array>>): void {
@@ -159,7 +165,7 @@ export class MinerCompute {
     const stash = viewsOf(this.layout, this.flat.slice());
     const f = await this.runner.forward(stash, input);
     this.kept.set(lease, { input, saved: f.saved, params: stash });
-    return toWire(f.output, this.model.quant);
+    return toWire(this.model.gpt, f.output, this.model.quant);
   }
 
   /** Last stage: forward with the targets, the loss, and backward at once. */
@@ -173,7 +179,7 @@ export class MinerCompute {
     return {
       loss: Number(f.output.data[0]),
       tokens: this.model.gpt.batch * this.model.gpt.seq,
-      grad: bw.gradInput === undefined ? null : toWire(bw.gradInput, this.model.quant),
+      grad: bw.gradInput === undefined ? null : toWire(this.model.gpt, bw.gradInput, this.model.quant),
     };
   }
 
@@ -181,11 +187,10 @@ export class MinerCompute {
   async backward(lease: string, gradWire: Uint8Array): Promise<Wire | null> {
     const k = this.kept.get(lease);
     if (k === undefined) throw new Error(`no activations kept for lease ${lease}`);
-    const d = decode(gradWire, { expectDims: boundaryShape(this.model.gpt) });
-    const bw = await this.runner.backward(k.params, k.input, { saved: k.saved, gradOutput: { dims: d.dims, data: d.data } });
+    const bw = await this.runner.backward(k.params, k.input, { saved: k.saved, gradOutput: fromWire(this.model.gpt, gradWire) });
     this.kept.delete(lease);
     this.accumulate(bw.gradParams);
-    return bw.gradInput === undefined ? null : toWire(bw.gradInput, this.model.quant);
+    return bw.gradInput === undefined ? null : toWire(this.model.gpt, bw.gradInput, this.model.quant);
   }
 
   /** Drops a closed lease's activations. */
