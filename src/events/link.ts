@@ -25,12 +25,15 @@ export const CERTIFIED = "SessionKeyCertified";
 /**
  * Checks `e` on its own: it belongs to `run`, its type/version is known and its payload valid
  * (result: the payload upcast to the latest version), and its hash is recomputed from its body.
+ * `bodyHash`: the sha256 of canonicalBody(e) when the caller already has it (taken over stored
+ * bytes proved canonical, see canonical.ts); default: re-serialise and hash.
  */
 export const checkContent = (
   crypto: CryptoSuite,
   registry: EventRegistry,
   run: string,
   e: Envelope,
+  bodyHash?: string,
 ): { readonly v: number; readonly payload: unknown } | Fault => {
   if (e.run !== run) return { reason: "WrongRun", detail: `event belongs to run ${e.run}, not ${run}` };
   const decoded = registry.decode(e.type, e.v, e.payload);
@@ -42,7 +45,7 @@ export const checkContent = (
       : `invalid ${f.type} v${f.v} payload: ${f.message}`;
     return { reason: f._tag, detail };
   }
-  const hash = hashBody(crypto, e);
+  const hash = bodyHash ?? hashBody(crypto, e);
   if (hash !== e.hash) return { reason: "BadHash", detail: `hash ${e.hash.slice(0, 12)}… does not match the body (${hash.slice(0, 12)}…): the event was altered` };
   return decoded.success;
 };

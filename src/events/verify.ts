@@ -1,11 +1,13 @@
 // The auditor's check of a whole exported log: stream order, envelope shape, schemas, hashes,
 // per-actor chains and certificates, causes, duplicates and signatures. Names the first bad event.
 import { Result } from "effect";
+import { canonicalBodyLength } from "./canonical.js";
 import type { CryptoSuite } from "./crypto.js";
 import { type Envelope, SIGN_EVERY } from "./envelope.js";
 import { isBlank, type LogParseError, parseLogHeader, readLogEntry } from "./jsonl.js";
 import { type ActorHead, checkContent, type Fault, isFault, linkEvent } from "./link.js";
 import type { EventRegistry } from "./registry.js";
+import { readEnvelope } from "./shape.js";
 
 export type RejectReason =
   | LogParseError["reason"]
@@ -69,6 +71,8 @@ export class LogVerifier {
   private readonly tails = new Map<string, Tail>();
   private failure: Extract<VerifyResult, { ok: false }> | undefined;
   private final: VerifyResult | undefined;
+  /** Reused buffer for a canonical body cut from stored bytes. */
+  private scratch = new Uint8Array(1024);
 
   constructor(
     private readonly crypto: CryptoSuite,
@@ -104,7 +108,7 @@ export class LogVerifier {
       const eventId = idOf(json);
       return this.fail({ index, reason: entry.failure.reason, detail: entry.failure.detail, ...(eventId === undefined ? {} : { eventId }) });
     }
-    return this.accept(entry.success.seq, entry.success.event, index);
+    return this.accept(entry.success.seq, entry.success.event, index, undefined);
   }
 
   /**
@@ -112,39 +116,85 @@ export class LogVerifier {
    * the facts stream with `opts.run` set). `index` names it in failures; default: the stream seq.
    */
   event(streamSeq: number, event: unknown, index = streamSeq): boolean {
+    return this.entry(streamSeq, event, index, undefined);
+  }
+
+  /**
+   * Feeds one stored message (the bytes an EventLog holds for the event at `streamSeq`): the same
+   * checks and verdicts as `event(streamSeq, JSON.parse(text))`, but when the bytes are provably
+   * canonical the hash is taken over them instead of a re-serialisation (canonical.ts says why
+   * that is sound). The bytes are only read.
+   */
+  message(streamSeq: number, bytes: Uint8Array, index = streamSeq): boolean {
+    if (this.failure !== undefined) return false;
+    let text: string | undefined;
+    try {
+      text = UTF8.decode(bytes);
+    } catch {
+      text = undefined;
+    }
+    // Not UTF-8, or a byte-order mark (which a decoder drops): decoded as before (U+FFFD for bad
+    // bytes) and judged on the re-serialised text.
+    const exact = text !== undefined && text.charCodeAt(0) !== 0xfeff;
+    if (!exact) text = undefined;
+    let json: unknown;
+    try {
+      json = JSON.parse(text ?? LENIENT.decode(bytes));
+    } catch {
+      // Not JSON: named as an invalid entry at this seq.
+      json = undefined;
+    }
+    return this.entry(streamSeq, json, index, exact ? bytes : undefined);
+  }
+
+  private entry(streamSeq: number, event: unknown, index: number, bytes: Uint8Array | undefined): boolean {
     if (this.failure !== undefined) return false;
     const run = this.run;
     if (run === undefined) return this.fail({ index, reason: "BadHeader", detail: "no header line and no run given" });
-    const entry = readLogEntry({ seq: streamSeq, event }, index);
-    if (Result.isFailure(entry)) {
+    // readLogEntry's checks, without its wrapper objects on the common path.
+    const e = Number.isSafeInteger(streamSeq) && streamSeq >= 1 && event !== undefined ? readEnvelope(event) : undefined;
+    if (e === undefined || typeof e === "string") {
+      const entry = readLogEntry({ seq: streamSeq, event }, index);
+      if (Result.isSuccess(entry)) return this.accept(streamSeq, entry.success.event, index, undefined);
       const eventId = idOf({ event });
       return this.fail({ index, reason: entry.failure.reason, detail: entry.failure.detail, ...(eventId === undefined ? {} : { eventId }) });
     }
-    return this.accept(streamSeq, entry.success.event, index);
+    return this.accept(streamSeq, e, index, bytes);
   }
 
-  private accept(streamSeq: number, e: Envelope, index: number): boolean {
-    const run = this.run as string;
-    const at = { index, eventId: e.id, actor: e.actor, seq: e.seq };
-    if (this.ids.has(e.id)) return this.fail({ ...at, reason: "Duplicate", detail: `event id ${e.id} appears twice` });
+  /** sha256 of the canonical body read straight from the stored bytes, or undefined (re-serialise). */
+  private storedBodyHash(bytes: Uint8Array, e: Envelope): string | undefined {
+    const sha = this.crypto.sha256HexBytes;
+    if (sha === undefined) return undefined;
+    const n = canonicalBodyLength(bytes, e);
+    if (n < 0) return undefined;
+    if (this.scratch.length <= n) this.scratch = new Uint8Array(2 * (n + 1));
+    this.scratch.set(bytes.subarray(0, n));
+    this.scratch[n] = 0x7d; // the body's closing "}"
+    return sha.call(this.crypto, this.scratch.subarray(0, n + 1));
+  }
+
+  private accept(streamSeq: number, e: Envelope, index: number, bytes: Uint8Array | undefined): boolean {
+    if (this.ids.has(e.id)) return this.failAt(e, index, "Duplicate", `event id ${e.id} appears twice`);
     if (streamSeq <= this.lastStream)
-      return this.fail({ ...at, reason: "StreamOrder", detail: `stream seq ${streamSeq} after ${this.lastStream}: events are out of order` });
+      return this.failAt(e, index, "StreamOrder", `stream seq ${streamSeq} after ${this.lastStream}: events are out of order`);
     if (streamSeq !== this.lastStream + 1)
-      return this.fail({ ...at, reason: "StreamGap", detail: `stream seq ${streamSeq} after ${this.lastStream}: ${streamSeq - this.lastStream - 1} event(s) missing or moved` });
-    const content = checkContent(this.crypto, this.registry, run, e);
-    if (isFault(content)) return this.fail({ ...at, ...content });
+      return this.failAt(e, index, "StreamGap", `stream seq ${streamSeq} after ${this.lastStream}: ${streamSeq - this.lastStream - 1} event(s) missing or moved`);
+    const bodyHash = bytes === undefined ? undefined : this.storedBodyHash(bytes, e);
+    const content = checkContent(this.crypto, this.registry, this.run as string, e, bodyHash);
+    if (isFault(content)) return this.failAt(e, index, content.reason, content.detail);
     const tail = this.tails.get(e.actor);
     const head = linkEvent(this.crypto, tail?.head, e, content.payload);
-    if (isFault(head)) return this.fail({ ...at, ...head });
+    if (isFault(head)) return this.failAt(e, index, head.reason, head.detail);
     for (const c of e.cause)
-      if (!this.ids.has(c)) return this.fail({ ...at, reason: "UnknownCause", detail: `cause ${c} is not an earlier event of this log` });
+      if (!this.ids.has(c)) return this.failAt(e, index, "UnknownCause", `cause ${c} is not an earlier event of this log`);
     const checkpoint = e.seq % SIGN_EVERY === 0;
     if (checkpoint && e.sig === undefined)
-      return this.fail({ ...at, reason: "MissingSignature", detail: `seq ${e.seq} is a multiple of ${SIGN_EVERY} and must be signed` });
+      return this.failAt(e, index, "MissingSignature", `seq ${e.seq} is a multiple of ${SIGN_EVERY} and must be signed`);
     let verified = false;
     if (e.sig !== undefined && (checkpoint || this.opts.fullSignatures === true)) {
       if (!this.crypto.ed25519Verify(head.sessionKey, e.hash, e.sig))
-        return this.fail({ ...at, reason: "BadSignature", detail: `signature does not verify under the certified session key ${head.sessionKey.slice(0, 12)}…` });
+        return this.failAt(e, index, "BadSignature", `signature does not verify under the certified session key ${head.sessionKey.slice(0, 12)}…`);
       verified = true;
     }
     const uncoveredFrom = e.sig !== undefined ? e.seq + 1 : (tail?.uncoveredFrom ?? e.seq);
@@ -184,11 +234,19 @@ export class LogVerifier {
     return undefined;
   }
 
+  private failAt(e: Envelope, index: number, reason: RejectReason, detail: string): false {
+    return this.fail({ index, eventId: e.id, actor: e.actor, seq: e.seq, reason, detail });
+  }
+
   private fail(f: Omit<Extract<VerifyResult, { ok: false }>, "ok">): false {
     this.failure = { ok: false, ...f };
     return false;
   }
 }
+
+/** Fatal: only valid UTF-8 may be hashed as bytes (the text must be their exact decoding). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const LENIENT = new TextDecoder();
 
 const idOf = (u: unknown): string | undefined => {
   const event = typeof u === "object" && u !== null ? (u as { event?: unknown }).event : undefined;

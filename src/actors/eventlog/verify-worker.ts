@@ -1,5 +1,5 @@
-// The verifying side of verifiedReplay, in a worker thread: parses each stored message once and
-// feeds it to a streaming LogVerifier, so the main thread only reads from the bus.
+// The verifying side of verifiedReplay, in a worker thread: feeds each stored message's bytes to a
+// streaming LogVerifier (LogVerifier.message), so the main thread only reads from the bus.
 import { parentPort } from "node:worker_threads";
 import { nodeCrypto } from "../identity/index.js";
 import type { EventRegistry } from "../../events/registry.js";
@@ -9,7 +9,6 @@ import type { FromVerifier, ToVerifier } from "./verify-protocol.js";
 const port = parentPort;
 if (port === null) throw new Error("verify-worker must run in a worker thread");
 const send = (m: FromVerifier): void => port.postMessage(m);
-const decoder = new TextDecoder();
 let registry: EventRegistry | undefined;
 let verifier: LogVerifier | undefined;
 let failedAt: number | undefined;
@@ -32,14 +31,7 @@ port.on("message", (m: ToVerifier) => {
         const v = verifier as LogVerifier;
         for (let i = 0; i < m.seqs.length && failedAt === undefined; i++) {
           const seq = m.seqs[i] as number;
-          let event: unknown;
-          try {
-            event = JSON.parse(decoder.decode(m.bytes.subarray(m.offsets[i], m.offsets[i + 1])));
-          } catch {
-            // Not JSON: the verifier names it as an invalid entry at this seq.
-            event = undefined;
-          }
-          if (!v.event(seq, event)) failedAt = seq;
+          if (!v.message(seq, m.bytes.subarray(m.offsets[i], m.offsets[i + 1]))) failedAt = seq;
         }
         send({ kind: "done-chunk" });
       } else {
