@@ -18,6 +18,50 @@ export interface RangeRead {
   readonly idleMs?: number;
 }
 
+/** A delivered message as a RawEntry; its subject is decoded only if someone asks (replay rarely does). */
+class StoredMsg implements RawEntry {
+  readonly data: Uint8Array;
+  constructor(
+    readonly seq: number,
+    private readonly msg: Msg,
+  ) {
+    this.data = msg.data;
+  }
+
+  get subject(): string {
+    return this.msg.subject;
+  }
+}
+
+/** Scratch for ackNumbers: stream seq, consumer seq, pending. */
+const ACK = new Float64Array(3);
+
+/**
+ * Reads `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`
+ * from its end into ACK, without splitting it (this runs once per replayed message).
+ */
+const ackNumbers = (reply: string): boolean => {
+  let end = reply.length;
+  for (let token = 0; token < 4; token++) {
+    let value = 0;
+    let scale = 1;
+    let i = end - 1;
+    for (; i >= 0; i--) {
+      const c = reply.charCodeAt(i);
+      if (c === 0x2e) break;
+      if (c < 0x30 || c > 0x39) return false;
+      value += (c - 0x30) * scale;
+      scale *= 10;
+    }
+    if (i < 0 || i === end - 1) return false;
+    if (token === 0) ACK[2] = value;
+    else if (token === 2) ACK[1] = value;
+    else if (token === 3) ACK[0] = value;
+    end = i;
+  }
+  return true;
+};
+
 /**
  * Yields the messages of [from, end] in stream order, in chunks. Throws on a delivery gap (the
  * consumer sequence must advance by one: no acks, so nothing is ever redelivered) or a stall.
@@ -71,12 +115,14 @@ export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: R
       closeBatch(current.length === 0 && inBatch === 0);
       return;
     }
-    // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
-    const t = m.reply.split(".");
-    const n = t.length;
-    const seq = Number(t[n - 4]);
-    const cseq = Number(t[n - 3]);
-    const pending = Number(t[n - 1]);
+    if (!ackNumbers(m.reply)) {
+      failure = new Error(`unexpected reply subject on ${r.stream}: ${m.reply}`);
+      signal();
+      return;
+    }
+    const seq = ACK[0] as number;
+    const cseq = ACK[1] as number;
+    const pending = ACK[2] as number;
     if (cseq !== lastCseq + 1) {
       failure = new Error(`delivery gap on ${r.stream}: consumer seq ${cseq} after ${lastCseq}`);
       signal();
@@ -84,7 +130,7 @@ export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: R
     }
     lastCseq = cseq;
     inBatch += 1;
-    current.push({ seq, subject: m.subject, data: m.data });
+    current.push(new StoredMsg(seq, m));
     if (seq >= r.end || pending === 0) closeBatch(true);
     else if (inBatch >= batch) closeBatch(false);
   };
