@@ -4,7 +4,7 @@ import { Schema } from "effect";
 
 /** Why a kernel call failed; `reason` is a stable code, `message` the human detail. */
 export class KernelFailed extends Schema.TaggedError<KernelFailed>()("KernelFailed", {
-  reason: Schema.Literals(["unknown-input", "missing-input", "unknown-output", "bad-tensor", "ort", "worker", "released", "unknown-model"]),
+  reason: Schema.Literals(["unknown-input", "missing-input", "unknown-output", "bad-tensor", "ort", "worker", "released", "unknown-model", "unknown-stash"]),
   message: Schema.String,
 }) {}
 

@@ -1,6 +1,7 @@
 // A pool of worker threads that own ORT sessions, so `session.run` (which blocks its thread)
 // never blocks the main event loop. Models are pinned to a worker by key; tensors cross threads
-// by transferring their ArrayBuffers (zero copy) when the caller allows it.
+// by transferring their ArrayBuffers (zero copy) when the caller allows it, or stay in the worker
+// as stashes between the runs that need them (a forward's saved activations for its backward).
 import { Worker } from "node:worker_threads";
 import { Effect, type Scope } from "effect";
 import { KernelFailed, kernelFailed } from "./errors.js";
@@ -28,6 +29,17 @@ export type RunOptions = {
   readonly transfer?: boolean;
   /** Output buffers to write into; they are transferred and come back as the result's tensors. */
   readonly preallocated?: Record<string, Tensor>;
+  /**
+   * Keep these outputs in the worker instead of returning them, with the worker's copies of these
+   * feeds, under a stash id (e.g. a forward's saved activations, parameters and input, for its
+   * backward). A later run on the same worker reads them with `use`; `drop` frees them.
+   */
+  readonly keep?: { readonly stash: string; readonly outputs: readonly string[]; readonly feeds?: readonly string[] };
+  /**
+   * Take every model input missing from `feeds` from this stash (kept by an earlier run of a model
+   * on the same worker: load it with `colocate`). `release` frees the stash after the run.
+   */
+  readonly use?: { readonly stash: string; readonly release?: boolean };
 };
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: KernelFailed) => void };
@@ -43,6 +55,7 @@ export class KernelPool {
   private nextId = 0;
   private closed = false;
   private readonly placement = new Map<string, { slot: Slot; info: ModelInfo }>();
+  private readonly stashes = new Map<string, Slot>();
 
   private constructor(
     private readonly slots: readonly Slot[],
@@ -106,9 +119,11 @@ export class KernelPool {
    * Loads (or replaces) a model under `key` on one worker: the given index, else the worker
    * holding the fewest models. The model bytes are copied; the caller keeps its array.
    */
-  async load(key: string, model: Uint8Array, opts: { readonly worker?: number } = {}): Promise<ModelInfo> {
+  async load(key: string, model: Uint8Array, opts: { readonly worker?: number; readonly colocate?: string } = {}): Promise<ModelInfo> {
     const existing = this.placement.get(key)?.slot;
-    const slot = existing ?? (opts.worker !== undefined ? this.slots[opts.worker % this.slots.length] : [...this.slots].sort((a, b) => a.models - b.models)[0]);
+    const beside = opts.colocate === undefined ? undefined : this.placement.get(opts.colocate)?.slot;
+    if (opts.colocate !== undefined && beside === undefined) throw kernelFailed("unknown-model", `cannot colocate with "${opts.colocate}": it is not loaded`);
+    const slot = existing ?? beside ?? (opts.worker !== undefined ? this.slots[opts.worker % this.slots.length] : [...this.slots].sort((a, b) => a.models - b.models)[0]);
     if (slot === undefined) throw kernelFailed("worker", "pool has no workers");
     const copy = model.slice();
     const r = await this.send(slot, { op: "load", id: this.nextId++, key, model: copy, threads: this.threads, provider: this.provider }, [copy.buffer]);
@@ -123,14 +138,50 @@ export class KernelPool {
     return this.placement.get(key)?.info;
   }
 
-  /** Runs the model under `key` on its worker. Feed/output checks are KernelSession's. */
+  /**
+   * Runs the model under `key` on its worker. Feed/output checks are KernelSession's. Outputs named
+   * in `opts.keep` stay in the worker and are not in the result.
+   */
   async run(key: string, feeds: Record<string, Tensor>, outputNames?: readonly string[], opts: RunOptions = {}): Promise<Record<string, Tensor>> {
     const placed = this.placement.get(key);
     if (placed === undefined) throw kernelFailed("unknown-model", `no model loaded under "${key}"`);
+    const use = opts.use;
+    if (use !== undefined) {
+      const at = this.stashes.get(use.stash);
+      if (at === undefined) throw kernelFailed("unknown-stash", `no stash "${use.stash}" (kept by no run, or already released)`);
+      if (at !== placed.slot) throw kernelFailed("unknown-stash", `stash "${use.stash}" is on another worker than "${key}": load the models with colocate`);
+      if (use.release === true) this.stashes.delete(use.stash);
+    }
+    const keep = opts.keep;
+    if (keep !== undefined) this.stashes.set(keep.stash, placed.slot);
     const pre = opts.preallocated;
     const transfer = [...(opts.transfer === true ? buffersOf(Object.values(feeds)) : []), ...(pre ? buffersOf(Object.values(pre)) : [])];
-    const r = await this.send(placed.slot, { op: "run", id: this.nextId++, key, feeds, outputNames, preallocated: pre }, [...new Set(transfer)]);
+    const r = await this.send(placed.slot, {
+      op: "run", id: this.nextId++, key, feeds, outputNames, preallocated: pre,
+      keep: keep === undefined ? undefined : { id: keep.stash, outputs: keep.outputs, feeds: keep.feeds ?? [] },
+      use: use === undefined ? undefined : { id: use.stash, release: use.release === true },
+    }, [...new Set(transfer)]).catch((e: unknown) => {
+      if (keep !== undefined) this.stashes.delete(keep.stash); // the failed run kept nothing
+      throw e;
+    });
     return r.outputs ?? {};
+  }
+
+  /** Frees stashes (a lease closed before its backward); unknown ids are ignored. */
+  async drop(...stashes: readonly string[]): Promise<void> {
+    const bySlot = new Map<Slot, string[]>();
+    for (const id of stashes) {
+      const slot = this.stashes.get(id);
+      if (slot === undefined) continue;
+      this.stashes.delete(id);
+      bySlot.set(slot, [...(bySlot.get(slot) ?? []), id]);
+    }
+    await Promise.all([...bySlot].map(([slot, ids]) => this.send(slot, { op: "drop", id: this.nextId++, stashes: ids }, [])));
+  }
+
+  /** Stashes kept in the workers right now. */
+  get stashCount(): number {
+    return this.stashes.size;
   }
 
   /** Releases the session under `key`. */

@@ -13,8 +13,19 @@ export type WorkerRequest =
       readonly feeds: Record<string, Tensor>;
       readonly outputNames: readonly string[] | undefined;
       readonly preallocated: Record<string, Tensor> | undefined;
+      /** Keep these outputs (not returned) and feeds in the worker under a stash id. */
+      readonly keep?: StashKeep | undefined;
+      /** Take missing feeds from this stash; release it after the run when `release`. */
+      readonly use?: StashUse | undefined;
     }
-  | { readonly op: "unload"; readonly id: number; readonly key: string };
+  | { readonly op: "unload"; readonly id: number; readonly key: string }
+  | { readonly op: "drop"; readonly id: number; readonly stashes: readonly string[] };
+
+/** What a run keeps in its worker: `outputs` (not returned) and copies of `feeds`, under `id`. */
+export type StashKeep = { readonly id: string; readonly outputs: readonly string[]; readonly feeds: readonly string[] };
+
+/** A stash a run reads its missing feeds from; `release` frees it (and recycles its buffers) after the run. */
+export type StashUse = { readonly id: string; readonly release: boolean };
 
 /** What a worker learned about a loaded model. */
 export type ModelInfo = {
