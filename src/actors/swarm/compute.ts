@@ -8,6 +8,7 @@ import { batch, type BatchShape } from "../../kernels/data/batches.js";
 import type { Corpus } from "../../kernels/data/corpus.js";
 import { boundaryShape, boundaryWireDims, type GptConfig } from "../../kernels/model/config.js";
 import { poolRun, type LocalRun } from "../../kernels/model/local-run.js";
+import { ResidentStage } from "../../kernels/model/resident.js";
 import { StageRunner, wholeLoss } from "../../kernels/model/runner.js";
 import { buildStage, buildWhole, type WholeModels } from "../../kernels/model/stage.js";
 import { AdamW } from "../../kernels/optim/adamw.js";
@@ -21,6 +22,7 @@ import { type StageLayout, stageLayout, swarmLr, type SwarmModel, viewsOf } from
 /** The stage models of one run in one process, built once and run on the shared pool. */
 export class StageKernels {
   private readonly runners = new Map<number, StageRunner>();
+  private readonly residents = new Map<number, ResidentStage>();
   private readonly runs: LocalRun[] = [];
   private whole: { models: WholeModels; run: LocalRun } | undefined;
 
@@ -42,6 +44,19 @@ export class StageKernels {
     return r;
   }
 
+  /**
+   * The stage's models with each forward's saved activations, weights and input kept in the pool
+   * worker until its backward (only boundary tensors and gradients cross threads).
+   */
+  resident(stage: number): ResidentStage {
+    let r = this.residents.get(stage);
+    if (r === undefined) {
+      r = new ResidentStage(this.pool, buildStage(this.gpt, stage), `${this.prefix}:r${stage}`);
+      this.residents.set(stage, r);
+    }
+    return r;
+  }
+
   /** Loss of the whole model (stages composed, bottlenecks included) on one batch. */
   async wholeLoss(params: Readonly<Record<string, Float32Array>>, ids: Tensor, targets: Tensor): Promise<number> {
     if (this.whole === undefined) {
@@ -54,7 +69,9 @@ export class StageKernels {
 
   async release(): Promise<void> {
     for (const r of this.runs) await r.release().catch(() => undefined);
+    for (const r of this.residents.values()) await r.release().catch(() => undefined);
     this.runs.length = 0;
+    this.residents.clear();
     this.runners.clear();
     this.whole = undefined;
   }
@@ -86,6 +103,8 @@ const toWire = (gpt: GptConfig, t: Tensor, quant: WireDtype): Wire => {
 /** Decodes a boundary tensor sent by `toWire` (malformed or mis-shaped bytes throw CodecError). */
 const fromWire = (gpt: GptConfig, bytes: Uint8Array): Tensor => ({ dims: boundaryShape(gpt), data: decode(bytes, { expectDims: boundaryWireDims(gpt) }).data });
 
+let minerComputes = 0;
+
 /** One miner's stage state. */
 export class MinerCompute {
   readonly layout: StageLayout;
@@ -95,12 +114,15 @@ export class MinerCompute {
   private readonly grads: Record<string, Float32Array>;
   private readonly opt: AdamW;
   /**
-   * Per lease until its backward: the input, the saved activations, and the weights the forward
-   * ran with (PipeDream's weight stashing: local steps may land between a lease's forward and its
-   * backward, and a backward through other weights than the activations came from is inconsistent).
+   * Leases whose forward is kept in the pool worker until their backward: the input, the saved
+   * activations, and the weights the forward ran with (PipeDream's weight stashing: local steps may
+   * land between a lease's forward and its backward, and a backward through other weights than the
+   * activations came from is inconsistent). The worker holds them (ResidentStage), not this thread.
    */
-  private readonly kept = new Map<string, { input: Tensor; saved: Readonly<Record<string, Tensor>>; params: Readonly<Record<string, Float32Array>> }>();
-  private readonly runner: StageRunner;
+  private readonly kept = new Set<string>();
+  private readonly resident: ResidentStage;
+  /** Distinguishes this miner's stashes from those of other miners sharing the process's pool. */
+  private readonly tag = `mc${(minerComputes += 1)}`;
   private accumulated = 0;
 
   constructor(
@@ -116,7 +138,7 @@ export class MinerCompute {
     this.grads = viewsOf(this.layout, this.gradFlat);
     const o = model.optim;
     this.opt = new AdamW(this.layout.specs.map((p) => p.shape.reduce((a, b) => a * b, 1)), { lr: o.lr, weightDecay: o.weightDecay, clipNorm: o.clipNorm }, this.layout.specs.map((p) => p.shape.length >= 2));
-    this.runner = kernels.runner(stage);
+    this.resident = kernels.resident(stage);
   }
 
   get last(): boolean {
@@ -159,25 +181,29 @@ export class MinerCompute {
     this.accumulated += 1;
   }
 
-  /** Forward of a non-final stage; keeps what backward needs. */
+  private stash(lease: string): string {
+    return `${this.tag}:${lease}`;
+  }
+
+  /** Forward of a non-final stage; keeps what backward needs (in the worker). */
   async forward(lease: string, b: number, wire: Uint8Array | null): Promise<Wire> {
     const input = this.input(b, wire);
-    const stash = viewsOf(this.layout, this.flat.slice());
-    const f = await this.runner.forward(stash, input);
-    this.kept.set(lease, { input, saved: f.saved, params: stash });
-    return toWire(this.model.gpt, f.output, this.model.quant);
+    // The weights are snapshotted when the call is posted to the worker (this queue runs one job at a time).
+    const y = await this.resident.forward(this.stash(lease), this.params, input);
+    this.kept.add(lease);
+    return toWire(this.model.gpt, y, this.model.quant);
   }
 
   /** Last stage: forward with the targets, the loss, and backward at once. */
   async lastStage(lease: string, b: number, wire: Uint8Array | null): Promise<{ loss: number; tokens: number; grad: Wire | null }> {
     const input = this.input(b, wire);
     const { targets } = datasetBatch(this.corpus, this.model, b);
-    const f = await this.runner.forward(this.params, input, targets);
-    const bw = await this.runner.backward(this.params, input, { saved: f.saved, targets });
+    const id = this.stash(lease);
+    const loss = await this.resident.forward(id, this.params, input, targets);
+    const bw = await this.resident.backward(id);
     this.accumulate(bw.gradParams);
-    void lease;
     return {
-      loss: Number(f.output.data[0]),
+      loss: Number(loss.data[0]),
       tokens: this.model.gpt.batch * this.model.gpt.seq,
       grad: bw.gradInput === undefined ? null : toWire(this.model.gpt, bw.gradInput, this.model.quant),
     };
@@ -185,17 +211,17 @@ export class MinerCompute {
 
   /** Backward of a non-final stage from the downstream gradient; frees the lease's activations. */
   async backward(lease: string, gradWire: Uint8Array): Promise<Wire | null> {
-    const k = this.kept.get(lease);
-    if (k === undefined) throw new Error(`no activations kept for lease ${lease}`);
-    const bw = await this.runner.backward(k.params, k.input, { saved: k.saved, gradOutput: fromWire(this.model.gpt, gradWire) });
+    if (!this.kept.has(lease)) throw new Error(`no activations kept for lease ${lease}`);
+    const bw = await this.resident.backward(this.stash(lease), { gradOutput: fromWire(this.model.gpt, gradWire) });
     this.kept.delete(lease);
     this.accumulate(bw.gradParams);
     return bw.gradInput === undefined ? null : toWire(this.model.gpt, bw.gradInput, this.model.quant);
   }
 
-  /** Drops a closed lease's activations. */
+  /** Drops a closed lease's activations (frees its stash in the worker). */
   drop(lease: string): void {
-    this.kept.delete(lease);
+    if (!this.kept.delete(lease)) return;
+    this.resident.drop(this.stash(lease)).catch(() => undefined);
   }
 
   /**
