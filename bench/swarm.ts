@@ -1,0 +1,175 @@
+// `npm run bench -- swarm [--reps R] [--microbatches M]`: in one run, (a) swarm tokens/s (`sim`: 4
+// miners over 2 stages, embedded NATS, merges on) against the monolithic trainer on the same model,
+// interleaved, best of R each; (b) per-miner merge bytes ÷ stage size at 4, 8 and 16 miners per stage,
+// from the merges the hosts really ran (read back from the log); (c) seconds from sim start to the
+// first completed microbatch with 128 miners over 8 stages. Writes bench/results/swarm.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cryptoReady } from "../src/actors/identity/index.js";
+import { connectNats } from "../src/actors/nats/connection.js";
+import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
+import { startRunFeed } from "../src/actors/swarm/feed.js";
+import { runSwarmSim, type SimOptions } from "../src/actors/swarm/sim-run.js";
+import { parseLogLines } from "../src/events/jsonl.js";
+import { asSwarmFact, type SwarmFact } from "../src/events/swarm/index.js";
+import { sotuCorpus } from "../src/kernels/data/corpus.js";
+import { DEFAULT_CONFIG, type GptConfig } from "../src/kernels/model/config.js";
+import { DEFAULT_TRAIN } from "../src/kernels/train/options.js";
+import { poolRun } from "../src/kernels/train/pool-run.js";
+import { train } from "../src/kernels/train/trainer.js";
+import { mergeTraffic, partitionBounds } from "../src/machines/protocol/index.js";
+
+const arg = (args: string[], name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(args[i + 1]) : dflt;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+  return v;
+};
+
+/** The model of the throughput ratio: the trainer's default GPT (d 128, 4 blocks, 1024 tokens per batch). */
+const MODEL: GptConfig = { ...DEFAULT_CONFIG };
+/** A tiny model for the merge and startup figures (their cost is protocol, not arithmetic). */
+const TINY = { dModel: 32, nHead: 2, seq: 16, batch: 4, bottleneck: 4 } as const;
+
+/** Monolithic tokens/s: the fused trainer (2 ORT threads), timed from step `skip` to the last step before the final validation. */
+const monolithic = async (steps: number, skip: number): Promise<number> => {
+  const rt = await poolRun(2);
+  try {
+    const at = new Map<number, { t: number; tokens: number }>();
+    let tokens = 0;
+    await train({ ...DEFAULT_TRAIN, model: MODEL, steps, evalEvery: steps, evalBatches: 1 }, sotuCorpus(), rt.run, {
+      onStep: (e) => {
+        tokens += MODEL.batch * MODEL.seq;
+        at.set(e.step, { t: performance.now(), tokens });
+      },
+    });
+    const a = at.get(skip);
+    const b = at.get(steps - 1);
+    if (a === undefined || b === undefined) throw new Error("trainer reported no steps");
+    return (b.tokens - a.tokens) / ((b.t - a.t) / 1000);
+  } finally {
+    await rt.release();
+  }
+};
+
+/** Swarm tokens/s: a sim's completed tokens between the first progress report past `skip` microbatches and the last. */
+const swarm = async (microbatches: number, skip: number): Promise<{ tps: number; reissued: number; merges: number }> => {
+  const samples: { t: number; tokens: number; completed: number }[] = [];
+  const r = await runSwarmSim({
+    seed: 1, microbatches, miners: 4, gpt: { ...MODEL, stages: 2, bottleneck: 4 }, quant: "int8", evalEvery: 1_000_000, evalBatches: 1,
+    onProgress: (p) => samples.push({ t: performance.now(), tokens: p.tokens, completed: p.completed }),
+  });
+  const end = { t: performance.now(), tokens: r.tokens, completed: r.steps };
+  const first = samples.find((s) => s.completed >= skip && s.completed < microbatches);
+  if (first === undefined) throw new Error("the sim finished before a steady-state sample: raise --microbatches");
+  return { tps: (end.tokens - first.tokens) / ((end.t - first.t) / 1000), reissued: r.microbatches.reissued, merges: r.merges.done };
+};
+
+/** Per-participant bytes sent in each merge ÷ stage bytes, from a run's log (the hosts' own accounting). */
+const mergeRatios = (facts: readonly SwarmFact[]): { measured: number[]; protocol: number[]; participants: number[] } => {
+  const run = facts.find((f) => f.type === "SwarmRunStarted");
+  if (run?.type !== "SwarmRunStarted") throw new Error("no SwarmRunStarted in the log");
+  const measured: number[] = [];
+  const protocol: number[] = [];
+  const participants: number[] = [];
+  for (const m of facts) {
+    if (m.type !== "MergeStarted" || m.actor !== run.actor) continue;
+    const size = (run.payload.stages[m.payload.stage]?.params ?? 0) * 4;
+    const parts = partitionBounds(size / 4, m.payload.partitions);
+    const sent = facts.filter((f) => f.type === "PartitionsSent" && f.payload.merge === m.id);
+    const who = m.payload.participants.map((p) => p.miner);
+    participants.push(who.length);
+    for (const s of sent) if (s.type === "PartitionsSent") {
+      // Its own partitions to their other reducer(s), plus each reduced partition it published once.
+      const results = facts.filter((f) => f.type === "PartitionReduced" && f.actor === s.actor && f.payload.merge === m.id);
+      const published = results.reduce((a, f) => a + (f.type === "PartitionReduced" ? ((parts[f.payload.partition]?.end ?? 0) - (parts[f.payload.partition]?.start ?? 0)) * 4 : 0), 0);
+      measured.push((s.payload.bytes + published) / size);
+      protocol.push(mergeTraffic(s.actor, who, parts, m.payload.reducers).sent / size);
+    }
+  }
+  return { measured, protocol, participants };
+};
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/** Merges with `k` miners on one stage (every miner trains between merges, so all take part). */
+const merges = async (k: number): Promise<{ ratio: number; protocol: number; participants: number; merges: number }> => {
+  const lines: string[] = [];
+  const o: SimOptions = {
+    seed: 3, microbatches: 6 * k, miners: k, gpt: { ...TINY, nLayer: 1, stages: 1, bottleneck: null }, quant: "int8", maxInFlight: k,
+    mergeEvery: 2 * k, partitions: 8, evalEvery: 1_000_000, evalBatches: 1, tickMs: 50, logLines: (ls) => { lines.push(...ls); },
+  };
+  await runSwarmSim(o);
+  const parsed = parseLogLines(lines);
+  if (parsed._tag === "Failure") throw new Error(parsed.failure.detail);
+  const facts = parsed.success.entries.flatMap((e) => asSwarmFact(e.event, e.event.payload) ?? []);
+  const r = mergeRatios(facts);
+  if (r.measured.length === 0) throw new Error(`no merge ran with ${k} miners`);
+  return { ratio: mean(r.measured), protocol: mean(r.protocol), participants: mean(r.participants), merges: r.participants.length };
+};
+
+/** Seconds from the start (embedded NATS included) to the first MicrobatchCompleted, 128 miners over 8 stages. */
+const startup = async (): Promise<{ seconds: number; miners: number }> => {
+  const t0 = performance.now();
+  const nats = await startEmbeddedNats();
+  const nc = await connectNats(nats.url, "bench-watch");
+  const run = "bench-startup";
+  try {
+    const feed = await startRunFeed(nc, run, "bench-watch");
+    let first = Number.NaN;
+    feed.listen(({ fact }) => {
+      if (fact.type === "MicrobatchCompleted" && Number.isNaN(first)) first = performance.now();
+    });
+    await runSwarmSim({ seed: 5, run, nats: nats.url, microbatches: 8, miners: 128, gpt: { ...TINY, nLayer: 8, stages: 8 }, quant: "int8", evalEvery: 1_000_000, evalBatches: 1 });
+    await feed.stop();
+    return { seconds: (first - t0) / 1000, miners: 128 };
+  } finally {
+    await nc.drain().catch(() => undefined);
+    await nats.stop();
+  }
+};
+
+/** Runs the swarm benchmark and writes bench/results/swarm.json. */
+export const run = async (args: string[]): Promise<void> => {
+  const reps = arg(args, "reps", 2);
+  const microbatches = arg(args, "microbatches", 80);
+  await cryptoReady();
+  const log = (s: string): void => { process.stderr.write(`${s}\n`); };
+  const mono: number[] = [];
+  const sw: { tps: number; reissued: number; merges: number }[] = [];
+  for (let i = 0; i < reps; i++) {
+    mono.push(await monolithic(Math.round(microbatches * 0.75), 5));
+    log(`monolithic rep ${i + 1}: ${mono[i]?.toFixed(0)} tok/s`);
+    sw.push(await swarm(microbatches, 8));
+    log(`swarm rep ${i + 1}: ${sw[i]?.tps.toFixed(0)} tok/s (merges ${sw[i]?.merges}, reissued ${sw[i]?.reissued})`);
+  }
+  const bestMono = Math.max(...mono);
+  const bestSwarm = Math.max(...sw.map((s) => s.tps));
+  const mergesAt: Record<string, Awaited<ReturnType<typeof merges>>> = {};
+  for (const k of [4, 8, 16]) {
+    mergesAt[String(k)] = await merges(k);
+    log(`merges with ${k} miners per stage: ${JSON.stringify(mergesAt[String(k)])}`);
+  }
+  const start = await startup();
+  log(`startup: ${start.seconds.toFixed(2)} s to the first completed microbatch with 128 miners over 8 stages`);
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+  const out = {
+    ratios: {
+      swarm_vs_monolithic: r3(bestSwarm / bestMono),
+      merge_bytes_per_stage_size: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.ratio)])),
+    },
+    figures: {
+      startup_128_miners_s: r3(start.seconds),
+      swarm_tokens_per_s: Math.round(bestSwarm),
+      monolithic_tokens_per_s: Math.round(bestMono),
+      swarm_reps_tokens_per_s: sw.map((s) => Math.round(s.tps)),
+      monolithic_reps_tokens_per_s: mono.map((x) => Math.round(x)),
+      merge_bytes_protocol_accounting: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.protocol)])),
+      merge_participants_mean: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.participants)])),
+      merges_measured: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, v.merges])),
+      model: { ...MODEL, swarm: { stages: 2, bottleneck: 4, quant: "int8", miners: 4, mergeEvery: 24 }, microbatches },
+    },
+  };
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync("bench/results/swarm.json", `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(out.ratios)} startup_128_miners_s ${out.figures.startup_128_miners_s}\nwrote bench/results/swarm.json\n`);
+};
