@@ -56,13 +56,12 @@ const STRUCTURAL = new Uint8Array(128);
 for (const c of "{}[],:abcdefghijklmnopqrstuvwxyz") STRUCTURAL[c.charCodeAt(0)] = 1;
 
 /**
- * Object members (":" outside strings) in `b`, or -1 unless conditions 1-3 above hold. `b` must
- * be text JSON.parse accepted, so strings are terminated and tokens well-formed.
+ * Object members (":" outside strings) in `b[start, end)`, or -1 unless conditions 1-3 above hold.
+ * The range must be JSON that JSON.parse accepted, so strings are terminated and tokens well-formed.
  */
-const scanMembers = (b: Uint8Array): number => {
-  const end = b.length;
+export const scanMembers = (b: Uint8Array, start = 0, end = b.length): number => {
   let members = 0;
-  let i = 0;
+  let i = start;
   while (i < end) {
     const c = b[i] as number;
     if (c === QUOTE) {
@@ -97,7 +96,7 @@ const scanMembers = (b: Uint8Array): number => {
 };
 
 /** Own keys of every object in `v` (conditions 4 and 5), or -1 when a key starts with a digit. */
-const countKeys = (v: unknown, depth: number): number => {
+export const countKeys = (v: unknown, depth = 0): number => {
   if (typeof v !== "object" || v === null) return 0;
   if (depth > MAX_DEPTH) return -1;
   let n = 0;
@@ -125,8 +124,8 @@ const countKeys = (v: unknown, depth: number): number => {
 const ORDER = ["id", "type", "v", "run", "actor", "seq", "prev", "cause", "step", "at", "payload", "hash", "sig"] as const;
 
 /** `,"hash":"<64>"` + `}` and `,"sig":"<128>"`: the bytes after the body's last payload byte. */
-const HASH_SUFFIX = 9 + 64 + 1 + 1;
-const SIG_SUFFIX = 8 + 128 + 1;
+export const HASH_SUFFIX = 9 + 64 + 1 + 1;
+export const SIG_SUFFIX = 8 + 128 + 1;
 
 /**
  * For the stored bytes `b` of an envelope `e` (`e` = JSON.parse of their fatal UTF-8 decoding,

@@ -2,6 +2,7 @@
 // per-actor chains and certificates, causes, duplicates and signatures. Names the first bad event.
 import { Result } from "effect";
 import { canonicalBodyLength } from "./canonical.js";
+import { readCanonical } from "./canonical-read.js";
 import type { CryptoSuite } from "./crypto.js";
 import { type Envelope, SIGN_EVERY } from "./envelope.js";
 import { isBlank, type LogParseError, parseLogHeader, readLogEntry } from "./jsonl.js";
@@ -123,7 +124,8 @@ export class LogVerifier {
    * Feeds one stored message (the bytes an EventLog holds for the event at `streamSeq`): the same
    * checks and verdicts as `event(streamSeq, JSON.parse(text))`, but when the bytes are provably
    * canonical the hash is taken over them instead of a re-serialisation (canonical.ts says why
-   * that is sound). The bytes are only read.
+   * that is sound), and a message in the producer's layout is read without a full JSON.parse
+   * (canonical-read.ts). The bytes are only read.
    */
   message(streamSeq: number, bytes: Uint8Array, index = streamSeq): boolean {
     if (this.failure !== undefined) return false;
@@ -137,6 +139,12 @@ export class LogVerifier {
     // bytes) and judged on the re-serialised text.
     const exact = text !== undefined && text.charCodeAt(0) !== 0xfeff;
     if (!exact) text = undefined;
+    else if (this.run !== undefined && Number.isSafeInteger(streamSeq) && streamSeq >= 1) {
+      const read = readCanonical(text as string, bytes);
+      // A value readEnvelope refuses is judged on JSON.parse's reading below, as before.
+      const e = read === undefined ? undefined : readEnvelope(read.value);
+      if (read !== undefined && e !== undefined && typeof e !== "string") return this.accept(streamSeq, e, index, bytes, read.bodyLength);
+    }
     let json: unknown;
     try {
       json = JSON.parse(text ?? LENIENT.decode(bytes));
@@ -162,11 +170,14 @@ export class LogVerifier {
     return this.accept(streamSeq, e, index, bytes);
   }
 
-  /** sha256 of the canonical body read straight from the stored bytes, or undefined (re-serialise). */
-  private storedBodyHash(bytes: Uint8Array, e: Envelope): string | undefined {
+  /**
+   * sha256 of the canonical body read straight from the stored bytes, or undefined (re-serialise).
+   * `n`: the body's length when already known (-1: not provably canonical); default: find it.
+   */
+  private storedBodyHash(bytes: Uint8Array, e: Envelope, known?: number): string | undefined {
     const sha = this.crypto.sha256HexBytes;
     if (sha === undefined) return undefined;
-    const n = canonicalBodyLength(bytes, e);
+    const n = known ?? canonicalBodyLength(bytes, e);
     if (n < 0) return undefined;
     if (this.scratch.length <= n) this.scratch = new Uint8Array(2 * (n + 1));
     this.scratch.set(bytes.subarray(0, n));
@@ -174,13 +185,13 @@ export class LogVerifier {
     return sha.call(this.crypto, this.scratch.subarray(0, n + 1));
   }
 
-  private accept(streamSeq: number, e: Envelope, index: number, bytes: Uint8Array | undefined): boolean {
+  private accept(streamSeq: number, e: Envelope, index: number, bytes: Uint8Array | undefined, bodyLength?: number): boolean {
     if (this.ids.has(e.id)) return this.failAt(e, index, "Duplicate", `event id ${e.id} appears twice`);
     if (streamSeq <= this.lastStream)
       return this.failAt(e, index, "StreamOrder", `stream seq ${streamSeq} after ${this.lastStream}: events are out of order`);
     if (streamSeq !== this.lastStream + 1)
       return this.failAt(e, index, "StreamGap", `stream seq ${streamSeq} after ${this.lastStream}: ${streamSeq - this.lastStream - 1} event(s) missing or moved`);
-    const bodyHash = bytes === undefined ? undefined : this.storedBodyHash(bytes, e);
+    const bodyHash = bytes === undefined ? undefined : this.storedBodyHash(bytes, e, bodyLength);
     const content = checkContent(this.crypto, this.registry, this.run as string, e, bodyHash);
     if (isFault(content)) return this.failAt(e, index, content.reason, content.detail);
     const tail = this.tails.get(e.actor);

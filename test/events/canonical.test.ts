@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalBodyLength } from "../../src/events/canonical.js";
+import { readCanonical } from "../../src/events/canonical-read.js";
+import { readEnvelope } from "../../src/events/shape.js";
 import { canonicalBody, type Envelope } from "../../src/events/envelope.js";
 import { LogVerifier } from "../../src/events/verify.js";
 import { crypto, registry, small } from "./support.js";
@@ -87,6 +89,73 @@ describe("canonicalBodyLength", () => {
   });
 });
 
+describe("readCanonical", () => {
+  const read = (text: string) => readCanonical(fatal.decode(bytesOf(text)), bytesOf(text));
+
+  it("reads every message an honest producer writes, as JSON.parse would, with its body length", () => {
+    for (const e of events) {
+      const text = JSON.stringify(e);
+      const r = read(text);
+      expect(r).toBeDefined();
+      expect(JSON.stringify(r?.value)).toBe(text);
+      expect(r?.value).toEqual(JSON.parse(text));
+      expect(r?.bodyLength).toBe(canonicalBodyLength(bytesOf(text), e));
+    }
+  });
+
+  it("gives up on other layouts: spaces, escaped ids, reordered or missing fields, signs and leading zeros", () => {
+    const text = JSON.stringify(signed);
+    for (const v of [
+      JSON.stringify(signed, null, 1),
+      text.replace(`"id":"${signed.id}"`, `"id":"a\\b"`),
+      text.replace('"v":1,', '"v":01,'),
+      text.replace('"v":1,', '"v":-1,'),
+      text.replace('"v":1,"run"', '"run"').replace('"actor"', '"v":1,"actor"'),
+      text.replace(`,"sig":"${signed.sig}"`, ""),
+      text.replace(/,"hash":"[0-9a-f]+"/, ""),
+    ]) {
+      const r = read(v);
+      if (r !== undefined) expect(typeof readEnvelope(r.value) === "string" || JSON.stringify(r.value) === JSON.stringify(JSON.parse(v))).toBe(true);
+    }
+    expect(read(JSON.stringify(signed, null, 1))).toBeUndefined();
+    expect(read(text.replace(`"id":"${signed.id}"`, `"id":"a\\b"`))).toBeUndefined();
+    expect(read(text.replace('"v":1,', '"v":01,'))).toBeUndefined();
+  });
+
+  it("reads only what JSON.parse reads the same way, and vouches only for canonical bodies (property)", () => {
+    const ids = fc.oneof(fc.stringMatching(/^[\x21-\x7e]{1,12}$/), fc.string({ minLength: 1, maxLength: 6 }), fc.constant('a"b'), fc.constant("a\u0001b"));
+    const layouts = fc.constantFrom<(e: Envelope) => string>(
+      (e) => JSON.stringify(e),
+      (e) => JSON.stringify(e, null, 1),
+      (e) => JSON.stringify(e).replace(/":(\d)/, '": $1'),
+      (e) => JSON.stringify(e).replace(/(\d)([,}\]])/, "$1.0$2"),
+      (e) => JSON.stringify(e).replace(',"hash"', ',"hash":"x","hash"'),
+      // Only the payload re-formatted: the header stays in the producer's layout.
+      (e) => JSON.stringify(e).replace(`"payload":${JSON.stringify(e.payload)}`, `"payload":${JSON.stringify(e.payload, null, 1)}`),
+      (e) => JSON.stringify(e).replace(`"payload":${JSON.stringify(e.payload)}`, `"payload":${JSON.stringify(e.payload).replace(/[a-z]"/, (m) => `\\u00${m.charCodeAt(0).toString(16)}"`)}`),
+      (e) => JSON.stringify(e).replace(`"payload":${JSON.stringify(e.payload)}`, `"payload":${JSON.stringify(e.payload).replace(/(\d)([,}\]])/, "$1.0$2")}`),
+    );
+    fc.assert(
+      fc.property(fc.jsonValue(), ids, fc.array(ids, { maxLength: 3 }), fc.boolean(), layouts, (payload, id, cause, sign, layout) => {
+        const e = { ...withPayload(payload, sign ? signed : unsigned), id, cause };
+        const b = bytesOf(layout(e));
+        let text: string;
+        try {
+          text = fatal.decode(b);
+        } catch {
+          return;
+        }
+        const r = readCanonical(text, b);
+        if (r === undefined || typeof readEnvelope(r.value) === "string") return;
+        expect(JSON.stringify(r.value)).toBe(JSON.stringify(JSON.parse(text)));
+        expect(r.value).toEqual(JSON.parse(text));
+        if (r.bodyLength >= 0) expect(bodyBytes(b, r.bodyLength)).toEqual(bytesOf(canonicalBody(r.value as unknown as Envelope)));
+      }),
+      { numRuns: 3000, seed: 5 },
+    );
+  });
+});
+
 describe("LogVerifier.message", () => {
   const verifyMessages = (texts: readonly string[]) => {
     const v = new LogVerifier(crypto, registry, { run: "t" });
@@ -119,6 +188,12 @@ describe("LogVerifier.message", () => {
     const texts = stored.map((t, k) => (k === i ? forged : t));
     expect(verifyMessages(texts)).toMatchObject({ ok: false, index: i + 1, eventId: e.id, reason: "BadHash" });
     expect(verifyMessages(texts)).toEqual(verifyParsed(texts));
+  });
+
+  it("judges a header with a raw control character as JSON.parse does (not JSON)", () => {
+    const raw = (stored[0] as string).replace(`"id":"${events[0]?.id}"`, `"id":"a\u0001b"`);
+    expect(raw).toContain("\u0001");
+    expect(verifyMessages([raw])).toMatchObject({ ok: false, index: 1, reason: "InvalidEntry" });
   });
 
   it("names a message that is not JSON or not UTF-8 as before", () => {
