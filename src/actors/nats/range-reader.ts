@@ -1,9 +1,12 @@
 // A fast in-order read of a stream's stored messages: an ephemeral pull consumer without acks,
-// fed batch requests on a core subscription, the next batch requested while the current one is
-// processed. About 1.3-1.8x the throughput of the client's ordered consumer on replay.
+// fed batch requests on a core subscription, the next one sent before the open one is done so
+// delivery never waits for a request. About 1.3-1.8x the throughput of the client's ordered consumer on replay.
 import { type JetStreamManager } from "@nats-io/jetstream";
 import { createInbox, type Msg, type NatsConnection, nuid } from "@nats-io/transport-node";
 import type { RawEntry } from "../eventlog/service.js";
+
+/** Messages per yielded chunk: small enough that a consumer starts early, large enough to amortise. */
+const CHUNK = 1024;
 
 export interface RangeRead {
   readonly stream: string;
@@ -63,12 +66,15 @@ const ackNumbers = (reply: string): boolean => {
 };
 
 /**
- * Yields the messages of [from, end] in stream order, in chunks. Throws on a delivery gap (the
- * consumer sequence must advance by one: no acks, so nothing is ever redelivered) or a stall.
+ * Yields the messages of [from, end] in stream order, in chunks of up to 1,024. The next pull
+ * request is sent when half of the open one is delivered, so the server never waits for a
+ * request (and at most ~1.5 batches are in flight). Throws on a delivery gap
+ * (the consumer sequence must advance by one: no acks, so nothing is ever redelivered) or a stall.
  */
 export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: RangeRead): AsyncGenerator<RawEntry[]> {
   if (r.end < r.from) return;
   const batch = r.batch ?? 4096;
+  const chunk = Math.min(batch, CHUNK);
   const name = `swl_rd_${nuid.next()}`;
   await jsm.consumers.add(r.stream, {
     name,
@@ -83,7 +89,10 @@ export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: R
   const inbox = createInbox();
   const ready: RawEntry[][] = [];
   let current: RawEntry[] = [];
-  let inBatch = 0;
+  /** Messages requested and not yet delivered, over the open pull requests. */
+  let owed = 0;
+  /** The consumer's pending count after the last delivered message (-1: none delivered yet). */
+  let lastPending = -1;
   let lastCseq = 0;
   let finished = false;
   let failure: Error | undefined;
@@ -92,15 +101,19 @@ export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: R
     wake?.();
     wake = undefined;
   };
-  const request = (): void => {
-    inBatch = 0;
-    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${r.stream}.${name}`, JSON.stringify({ batch, no_wait: true }), { reply: inbox });
+  /**
+   * Requests are sized to what is known to exist (the pending count), because nats-server refuses
+   * a no-wait request that open requests already cover ("408 Requests Pending"). So the next
+   * request goes out while the current one is still delivering, and none is refused.
+   */
+  const request = (n: number): void => {
+    owed += n;
+    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${r.stream}.${name}`, JSON.stringify({ batch: n, no_wait: true }), { reply: inbox });
   };
-  const closeBatch = (done: boolean): void => {
+  const flush = (done: boolean): void => {
     if (current.length > 0) ready.push(current);
     current = [];
     if (done) finished = true;
-    else request();
     signal();
   };
   const onMessage = (err: Error | null, m: Msg): void => {
@@ -110,9 +123,12 @@ export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: R
       signal();
       return;
     }
-    // Status messages (404 no messages, 408 request expired) carry no reply subject.
+    // Status messages (404 no messages, 408 request expired or pending) carry no reply subject: a
+    // request ended short. Done if nothing more is known to exist; else ask for what is.
     if (m.reply === undefined || m.reply === "") {
-      closeBatch(current.length === 0 && inBatch === 0);
+      owed = 0;
+      if (lastPending <= 0) flush(true);
+      else request(Math.min(batch, lastPending));
       return;
     }
     if (!ackNumbers(m.reply)) {
@@ -129,14 +145,21 @@ export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: R
       return;
     }
     lastCseq = cseq;
-    inBatch += 1;
+    owed = Math.max(0, owed - 1);
+    lastPending = pending;
     current.push(new StoredMsg(seq, m));
-    if (seq >= r.end || pending === 0) closeBatch(true);
-    else if (inBatch >= batch) closeBatch(false);
+    if (seq >= r.end || pending === 0) {
+      flush(true);
+      return;
+    }
+    if (current.length >= chunk) flush(false);
+    // Half of what is owed delivered: ask for the next part of what exists, up to the range's end.
+    const wanted = Math.min(batch, pending - owed, r.end - seq - owed);
+    if (owed <= batch / 2 && wanted > 0) request(wanted);
   };
   const sub = nc.subscribe(inbox, { callback: onMessage });
   try {
-    request();
+    request(Math.min(batch, r.end - r.from + 1));
     for (;;) {
       while (ready.length > 0) yield ready.shift() as RawEntry[];
       if (failure !== undefined) throw failure;
