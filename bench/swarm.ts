@@ -30,9 +30,9 @@ const MODEL: GptConfig = { ...DEFAULT_CONFIG };
 /** A tiny model for the merge and startup figures (their cost is protocol, not arithmetic). */
 const TINY = { dModel: 32, nHead: 2, seq: 16, batch: 4, bottleneck: 4 } as const;
 
-/** Monolithic tokens/s: the fused trainer (2 ORT threads), timed from step `skip` to the last step before the final validation. */
-const monolithic = async (steps: number, skip: number): Promise<number> => {
-  const rt = await poolRun(2);
+/** Monolithic tokens/s: the fused trainer on `threads` ORT threads, timed from step `skip` to the last step before the final validation. */
+const monolithic = async (steps: number, skip: number, threads: number): Promise<number> => {
+  const rt = await poolRun(threads);
   try {
     const at = new Map<number, { t: number; tokens: number }>();
     let tokens = 0;
@@ -134,11 +134,18 @@ export const run = async (args: string[]): Promise<void> => {
   const microbatches = arg(args, "microbatches", 80);
   await cryptoReady();
   const log = (s: string): void => { process.stderr.write(`${s}\n`); };
+  // The baseline is the best monolithic setting on this machine: 1 or 2 ORT threads (on a loaded
+  // 2-core machine, a 2-thread session can lose to a 1-thread one).
   const mono: number[] = [];
+  const monoByThreads: Record<string, number[]> = { "1": [], "2": [] };
   const sw: { tps: number; reissued: number; merges: number }[] = [];
   for (let i = 0; i < reps; i++) {
-    mono.push(await monolithic(Math.round(microbatches * 0.75), 5));
-    log(`monolithic rep ${i + 1}: ${mono[i]?.toFixed(0)} tok/s`);
+    for (const threads of [2, 1]) {
+      const tps = await monolithic(Math.round(microbatches * 0.75), 5, threads);
+      mono.push(tps);
+      monoByThreads[String(threads)]?.push(Math.round(tps));
+      log(`monolithic rep ${i + 1}, ${threads} thread(s): ${tps.toFixed(0)} tok/s`);
+    }
     sw.push(await swarm(microbatches, 8));
     log(`swarm rep ${i + 1}: ${sw[i]?.tps.toFixed(0)} tok/s (merges ${sw[i]?.merges}, reissued ${sw[i]?.reissued})`);
   }
@@ -162,7 +169,7 @@ export const run = async (args: string[]): Promise<void> => {
       swarm_tokens_per_s: Math.round(bestSwarm),
       monolithic_tokens_per_s: Math.round(bestMono),
       swarm_reps_tokens_per_s: sw.map((s) => Math.round(s.tps)),
-      monolithic_reps_tokens_per_s: mono.map((x) => Math.round(x)),
+      monolithic_reps_tokens_per_s_by_threads: monoByThreads,
       merge_bytes_protocol_accounting: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.protocol)])),
       merge_participants_mean: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.participants)])),
       merges_measured: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, v.merges])),
