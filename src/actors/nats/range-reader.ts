@@ -7,6 +7,8 @@ import type { RawEntry } from "../eventlog/service.js";
 
 /** Messages per yielded chunk: small enough that a consumer starts early, large enough to amortise. */
 const CHUNK = 1024;
+/** Chunks read ahead of a slow consumer before the reader stops asking for more. */
+const AHEAD = 16;
 
 export interface RangeRead {
   readonly stream: string;
@@ -68,8 +70,9 @@ const ackNumbers = (reply: string): boolean => {
 /**
  * Yields the messages of [from, end] in stream order, in chunks of up to 1,024. The next pull
  * request is sent when half of the open one is delivered, so the server never waits for a
- * request (and at most ~1.5 batches are in flight). Throws on a delivery gap
- * (the consumer sequence must advance by one: no acks, so nothing is ever redelivered) or a stall.
+ * request, and none while 16 chunks wait for the consumer (memory stays bounded). Throws on a
+ * delivery gap (the consumer sequence must advance by one: no acks, so nothing is ever
+ * redelivered) or a stall.
  */
 export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: RangeRead): AsyncGenerator<RawEntry[]> {
   if (r.end < r.from) return;
@@ -93,6 +96,7 @@ export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: R
   let owed = 0;
   /** The consumer's pending count after the last delivered message (-1: none delivered yet). */
   let lastPending = -1;
+  let lastSeq = r.from - 1;
   let lastCseq = 0;
   let finished = false;
   let failure: Error | undefined;
@@ -109,6 +113,15 @@ export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: R
   const request = (n: number): void => {
     owed += n;
     nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${r.stream}.${name}`, JSON.stringify({ batch: n, no_wait: true }), { reply: inbox });
+  };
+  /**
+   * Half of what is owed delivered: asks for the next part of what exists, up to the range's end,
+   * unless the consumer is AHEAD chunks behind (it asks again when it takes one).
+   */
+  const topUp = (): void => {
+    if (finished || failure !== undefined || lastPending < 0) return;
+    const wanted = Math.min(batch, lastPending - owed, r.end - lastSeq - owed);
+    if (owed <= batch / 2 && wanted > 0 && ready.length < AHEAD) request(wanted);
   };
   const flush = (done: boolean): void => {
     if (current.length > 0) ready.push(current);
@@ -147,23 +160,26 @@ export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: R
     lastCseq = cseq;
     owed = Math.max(0, owed - 1);
     lastPending = pending;
+    lastSeq = seq;
     current.push(new StoredMsg(seq, m));
     if (seq >= r.end || pending === 0) {
       flush(true);
       return;
     }
     if (current.length >= chunk) flush(false);
-    // Half of what is owed delivered: ask for the next part of what exists, up to the range's end.
-    const wanted = Math.min(batch, pending - owed, r.end - seq - owed);
-    if (owed <= batch / 2 && wanted > 0) request(wanted);
+    topUp();
   };
   const sub = nc.subscribe(inbox, { callback: onMessage });
   try {
     request(Math.min(batch, r.end - r.from + 1));
     for (;;) {
-      while (ready.length > 0) yield ready.shift() as RawEntry[];
+      while (ready.length > 0) {
+        yield ready.shift() as RawEntry[];
+        topUp();
+      }
       if (failure !== undefined) throw failure;
       if (finished) return;
+      topUp();
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         wake = resolve;

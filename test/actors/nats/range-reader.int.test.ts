@@ -23,11 +23,13 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-const read = async (from: number, end: number, batch?: number) => {
+const read = async (from: number, end: number, batch?: number, slow = false) => {
   const seqs: number[] = [];
   const chunks: number[] = [];
   for await (const chunk of readRange(nc, jsm, { stream: "RR", filter: "rr.>", from, end, ...(batch === undefined ? {} : { batch }) })) {
     chunks.push(chunk.length);
+    // A slow consumer: the reader runs ahead, stops asking at its bound, and resumes when drained.
+    for (let k = 0; slow && k < 50; k++) await new Promise<void>((resolve) => setImmediate(resolve));
     for (const m of chunk) {
       expect(new TextDecoder().decode(m.data)).toBe(`m${m.seq}`);
       seqs.push(m.seq);
@@ -40,6 +42,12 @@ const range = (from: number, end: number) => Array.from({ length: end - from + 1
 describe("readRange", () => {
   it("reads the whole stream in order through many small pull requests", async () => {
     for (const batch of [7, 100, 4096]) expect((await read(1, N, batch)).seqs).toEqual(range(1, N));
+  });
+
+  it("keeps up with a slow consumer without losing or repeating anything", async () => {
+    const { seqs, chunks } = await read(1, 2_000, 13, true);
+    expect(seqs).toEqual(range(1, 2_000));
+    expect(chunks.length).toBeGreaterThan(16);
   });
 
   it("reads a sub-range exactly, in chunks of at most 1,024", async () => {
