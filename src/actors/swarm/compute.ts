@@ -51,7 +51,7 @@ export class StageKernels {
   resident(stage: number): ResidentStage {
     let r = this.residents.get(stage);
     if (r === undefined) {
-      r = new ResidentStage(this.pool, buildStage(this.gpt, stage), `${this.prefix}:r${stage}`);
+      r = new ResidentStage(this.pool, buildStage(this.gpt, stage, { activations: "recompute" }), `${this.prefix}:r${stage}`);
       this.residents.set(stage, r);
     }
     return r;
