@@ -169,6 +169,8 @@ export const run = async (args: string[]): Promise<void> => {
       swarm_tokens_per_s: Math.round(bestSwarm),
       monolithic_tokens_per_s: Math.round(bestMono),
       swarm_reps_tokens_per_s: sw.map((s) => Math.round(s.tps)),
+      // Each rep's swarm figure over the best monolithic figure of the same rep (adjacent in time).
+      swarm_vs_monolithic_per_rep: sw.map((s, i) => r3(s.tps / Math.max(mono[2 * i] ?? 0, mono[2 * i + 1] ?? 0))),
       monolithic_reps_tokens_per_s_by_threads: monoByThreads,
       merge_bytes_protocol_accounting: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.protocol)])),
       merge_participants_mean: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.participants)])),
