@@ -1,7 +1,6 @@
 // The vocabulary: every (type, version) the log may hold, its payload schema, and the upcasters
 // that lift old versions to the latest, so deciders only ever see the latest shape.
 import { Result, Schema } from "effect";
-import { compileFastDecoder, type FastDecoder, MISS } from "./fast-decode.js";
 
 /** One published (type, version) of a fact. A published definition never changes. */
 export interface EventDefinition<T extends string = string, P = unknown> {
@@ -26,65 +25,50 @@ export type DecodeFailure =
   | { readonly _tag: "UnknownVersion"; readonly type: string; readonly v: number }
   | { readonly _tag: "InvalidPayload"; readonly type: string; readonly v: number; readonly message: string };
 
-/** One (type, version): its definition, Effect's decoder, and the fast path in front of it. */
-interface Versioned {
-  readonly def: EventDefinition;
-  readonly decode: (u: unknown) => Result.Result<unknown, unknown>;
-  readonly fast: FastDecoder | undefined;
-}
-
 /** A set of event definitions; decodes a payload of any known version into the latest one. */
 export class EventRegistry {
-  private readonly byType = new Map<string, { latest: number; readonly versions: Map<number, Versioned> }>();
+  private readonly byKey = new Map<string, EventDefinition>();
+  private readonly latest = new Map<string, number>();
+  private readonly decoders = new Map<string, (u: unknown) => Result.Result<unknown, unknown>>();
 
   constructor(definitions: Iterable<EventDefinition>) {
     for (const d of definitions) this.add(d);
   }
 
   add(d: EventDefinition): this {
-    let t = this.byType.get(d.type);
-    if (t?.versions.has(d.v) === true) throw new Error(`event ${d.type}@${d.v} is defined twice`);
-    if (t === undefined) {
-      t = { latest: d.v, versions: new Map() };
-      this.byType.set(d.type, t);
-    }
-    const decode = Schema.decodeUnknownResult(d.schema) as (u: unknown) => Result.Result<unknown, unknown>;
-    t.versions.set(d.v, { def: d, decode, fast: compileFastDecoder(d.schema.ast) });
-    t.latest = Math.max(t.latest, d.v);
+    const key = `${d.type}@${d.v}`;
+    if (this.byKey.has(key)) throw new Error(`event ${key} is defined twice`);
+    this.byKey.set(key, d);
+    this.decoders.set(key, Schema.decodeUnknownResult(d.schema) as (u: unknown) => Result.Result<unknown, unknown>);
+    this.latest.set(d.type, Math.max(this.latest.get(d.type) ?? 0, d.v));
     return this;
   }
 
   has(type: string): boolean {
-    return this.byType.has(type);
+    return this.latest.has(type);
   }
 
   latestVersion(type: string): number | undefined {
-    return this.byType.get(type)?.latest;
+    return this.latest.get(type);
   }
 
-  /**
-   * Validates a payload at its version and upcasts it to the latest version. Plain schemas are
-   * checked by a compiled fast path first (fast-decode.ts: it answers only when Effect would
-   * give the same value); anything else, and every failure, goes through Effect's decoder.
-   */
+  /** Validates a payload at its version and upcasts it to the latest version. */
   decode(type: string, v: number, payload: unknown): Result.Result<{ readonly v: number; readonly payload: unknown }, DecodeFailure> {
-    const t = this.byType.get(type);
-    if (t === undefined) return Result.fail({ _tag: "UnknownType", type });
+    const top = this.latest.get(type);
+    if (top === undefined) return Result.fail({ _tag: "UnknownType", type });
     let version = v;
     let value = payload;
     for (;;) {
-      const entry = t.versions.get(version);
-      if (entry === undefined) return Result.fail({ _tag: "UnknownVersion", type, v: version });
-      const fast = entry.fast === undefined ? MISS : entry.fast(value);
-      if (fast !== MISS) value = fast;
-      else {
-        const r = entry.decode(value);
-        if (Result.isFailure(r)) return Result.fail({ _tag: "InvalidPayload", type, v: version, message: String(r.failure) });
-        value = r.success;
-      }
-      if (version === t.latest) return Result.succeed({ v: version, payload: value });
-      if (entry.def.upcast === undefined) return Result.fail({ _tag: "UnknownVersion", type, v: version });
-      value = entry.def.upcast(value);
+      const key = `${type}@${version}`;
+      const def = this.byKey.get(key);
+      const decoder = this.decoders.get(key);
+      if (def === undefined || decoder === undefined) return Result.fail({ _tag: "UnknownVersion", type, v: version });
+      const r = decoder(value);
+      if (Result.isFailure(r)) return Result.fail({ _tag: "InvalidPayload", type, v: version, message: String(r.failure) });
+      value = r.success;
+      if (version === top) return Result.succeed({ v: version, payload: value });
+      if (def.upcast === undefined) return Result.fail({ _tag: "UnknownVersion", type, v: version });
+      value = def.upcast(value);
       version += 1;
     }
   }
