@@ -120,6 +120,9 @@ export class MinerCompute {
    * activations came from is inconsistent). The worker holds them (ResidentStage), not this thread.
    */
   private readonly kept = new Set<string>();
+  /** Leases whose forward is running, and those of them closed meanwhile (their stash is dropped on return). */
+  private readonly starting = new Set<string>();
+  private readonly cancelled = new Set<string>();
   private readonly resident: ResidentStage;
   /** Distinguishes this miner's stashes from those of other miners sharing the process's pool. */
   private readonly tag = `mc${(minerComputes += 1)}`;
@@ -189,8 +192,15 @@ export class MinerCompute {
   async forward(lease: string, b: number, wire: Uint8Array | null): Promise<Wire> {
     const input = this.input(b, wire);
     // The weights are snapshotted when the call is posted to the worker (this queue runs one job at a time).
-    const y = await this.resident.forward(this.stash(lease), this.params, input);
-    this.kept.add(lease);
+    this.starting.add(lease);
+    let y: Tensor;
+    try {
+      y = await this.resident.forward(this.stash(lease), this.params, input);
+    } finally {
+      this.starting.delete(lease);
+    }
+    if (this.cancelled.delete(lease)) this.resident.drop(this.stash(lease)).catch(() => undefined);
+    else this.kept.add(lease);
     return toWire(this.model.gpt, y, this.model.quant);
   }
 
@@ -220,6 +230,7 @@ export class MinerCompute {
 
   /** Drops a closed lease's activations (frees its stash in the worker). */
   drop(lease: string): void {
+    if (this.starting.has(lease)) this.cancelled.add(lease);
     if (!this.kept.delete(lease)) return;
     this.resident.drop(this.stash(lease)).catch(() => undefined);
   }
