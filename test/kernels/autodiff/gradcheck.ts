@@ -42,9 +42,12 @@ export const randomInputs = (specs: readonly InputSpec[], seed: number): Arr[] =
 
 /**
  * max_i |a_i - n_i| / max(|n_i|, 1e-3·max_j |n_j|): elementwise relative error, floored at a
- * thousandth of the largest reference value so exact zeros do not divide by zero.
+ * thousandth of the largest reference value so exact zeros do not divide by zero. Arrays of
+ * different lengths are infinitely far apart: a missing output (read as `[]`) must fail a check,
+ * not pass it with an error of 0.
  */
 export const relErr = (a: ArrayLike<number>, n: ArrayLike<number>): number => {
+  if (a.length !== n.length) return Infinity;
   let scale = 0;
   for (let i = 0; i < n.length; i++) scale = Math.max(scale, Math.abs(n[i] ?? 0));
   const floor = Math.max(1e-3 * scale, 1e-300);

@@ -1,7 +1,7 @@
 // Gradient checks for every op: ORT float64 analytic VJPs against central finite differences of
 // the eager float64 reference (rel err <= 1e-4), forward values against the reference.
 import { describe, expect, it } from "vitest";
-import { checkOp, type InputSpec, type OpFn } from "./gradcheck.js";
+import { checkOp, type InputSpec, type OpFn, relErr } from "./gradcheck.js";
 
 const cases: readonly [string, OpFn, readonly InputSpec[]][] = [
   ["embedding gather (repeated ids accumulate)", (o, [t, ids]) => o.gather(t!, ids!), [{ shape: [5, 3] }, { shape: [2, 4], ints: 5 }]],
@@ -37,4 +37,12 @@ describe("autodiff ops: ORT float64 vs float64 reference", () => {
       for (const e of r.fp32GradErr) expect(e).toBeLessThan(2e-3);
     });
   }
+});
+
+describe("relErr", () => {
+  it("fails a missing or short output instead of scoring it 0", () => {
+    expect(relErr([], [1, 2])).toBe(Infinity);
+    expect(relErr([1], [1, 2])).toBe(Infinity);
+    expect(relErr([1, 2.002], [1, 2])).toBeCloseTo(1e-3, 9);
+  });
 });
