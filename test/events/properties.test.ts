@@ -4,7 +4,7 @@ import { certifySessionKey, fixedRng, loadHotkey, sessionKey } from "../../src/a
 import { ActorChain, sessionCertifiedDraft } from "../../src/events/chain.js";
 import type { Envelope } from "../../src/events/envelope.js";
 import { IngestGate } from "../../src/events/ingest.js";
-import { verifyLog } from "../../src/events/verify.js";
+import { LogVerifier, verifyLog } from "../../src/events/verify.js";
 import { crypto, logOf, registry, rehashed, small } from "./support.js";
 
 const FIELDS = ["id", "type", "v", "run", "actor", "seq", "prev", "cause", "step", "at", "payload", "hash", "sig"] as const;
@@ -83,6 +83,37 @@ describe("properties of the signed log", () => {
         if (!coveredSig) expect(verifyLog(crypto, registry, logOf(bad)).ok).toBe(false);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("verifying stored bytes (LogVerifier.message) gives the JSONL verdict, first bad event and reason included", () => {
+    const encoder = new TextEncoder();
+    const fromBytes = (messages: readonly Uint8Array[], full: boolean) => {
+      const v = new LogVerifier(crypto, registry, { run: "t", fullSignatures: full });
+      messages.forEach((m, i) => v.message(i + 1, m));
+      return v.result();
+    };
+    const texts = small.events.map((e) => JSON.stringify(e));
+    const message = fc.oneof(
+      { arbitrary: fc.tuple(fc.nat(texts.length - 1), fc.constantFrom(...FIELDS), fc.nat(1000)).map(([i, f, k]) => JSON.stringify(tamper(small.events[i] as Envelope, f, k))), weight: 4 },
+      { arbitrary: fc.tuple(fc.nat(texts.length - 1), fc.nat(1000)).map(([i, k]) => JSON.stringify(rehashed(small.events[i] as Envelope, { step: k }))), weight: 2 },
+      { arbitrary: fc.nat(texts.length - 1).map((i) => JSON.stringify(small.events[i], null, 1)), weight: 1 },
+      { arbitrary: fc.nat(texts.length - 1).map((i) => texts[i] as string), weight: 2 },
+      { arbitrary: fc.string({ maxLength: 40 }), weight: 1 },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(texts.length - 1), message), { maxLength: 3 }), fc.boolean(), (edits, full) => {
+        const log = [...texts];
+        for (const [at, m] of edits) log[at] = m;
+        // The JSONL line embeds the stored text as it is (as exportLog writes it).
+        const lines = ['{"swarmline":"log","format":1,"run":"t"}', ...log.map((t, i) => `{"seq":${i + 1},"event":${t}}`)];
+        const jsonl = verifyLog(crypto, registry, lines, { fullSignatures: full });
+        const bytes = fromBytes(log.map((t) => encoder.encode(t)), full);
+        if (jsonl.ok) expect(bytes).toEqual(jsonl);
+        else if (jsonl.reason === "MalformedJson" || jsonl.reason === "InvalidEntry") expect(bytes).toMatchObject({ ok: false, index: jsonl.index - 1 });
+        else expect(bytes).toEqual({ ...jsonl, index: jsonl.index - 1 });
+      }),
+      { numRuns: 400, seed: 3 },
     );
   });
 
