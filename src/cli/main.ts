@@ -1,6 +1,7 @@
 // The `swarmline` command: one file per subcommand, each registering itself on the program.
 import { Command, CommanderError } from "commander";
 import { registerCommands } from "./commands.js";
+import { ConfigError, UsageError } from "./run-settings.js";
 
 /** Exit code a subcommand action reports through `setExit`; 0 only on success. */
 let exitCode = 0;
@@ -34,6 +35,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       return err.exitCode === 0 ? 0 : 2;
     }
     process.stderr.write(`swarmline: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    // A bad flag value or config is the caller's to fix, like an unknown flag: same exit code.
+    return err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
   }
 };

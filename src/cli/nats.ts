@@ -1,6 +1,6 @@
 // `swarmline nats`: runs an embedded nats-server (JetStream, temporary directory) in the
 // foreground, prints its URL, and stops it and removes its directory on Ctrl-C.
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { startEmbeddedNats } from "../actors/nats/embedded.js";
 import { setExit } from "./main.js";
 
@@ -10,7 +10,7 @@ export const registerNats = (program: Command): void => {
     .description("Run a local nats-server with JetStream in a temporary directory until Ctrl-C; prints its URL")
     .option("--port <port>", "client port (default: a free one)", (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`--port must be 1-65535, got ${v}`);
+      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError("expected a port number 1-65535 (or omit --port for a free one)");
       return n;
     })
     .option("--json", "print the server's URL, ports and directory as one JSON line")

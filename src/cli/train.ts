@@ -8,10 +8,12 @@ import type { WireDtype } from "../kernels/codec/format.js";
 import { sotuCorpus } from "../kernels/data/corpus.js";
 import { decodeCheckpoint, encodeCheckpoint } from "../kernels/train/checkpoint.js";
 import { exportInference } from "../kernels/train/export.js";
+import { validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN, type TrainOptions } from "../kernels/train/options.js";
 import { poolRun } from "../kernels/train/pool-run.js";
 import { train, type StepEvent } from "../kernels/train/trainer.js";
 import { setExit } from "./main.js";
+import { UsageError } from "./run-settings.js";
 
 type Flags = {
   steps: string; batch: string; seq: string; dModel: string; layers: string; heads: string; lr: string; seed: string;
@@ -21,16 +23,18 @@ type Flags = {
 
 const int = (name: string, v: string, min = 1): number => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new RangeError(`--${name} must be an integer >= ${min}, got "${v}"`);
+  if (!Number.isInteger(n) || n < min) throw new UsageError({ message: `--${name} must be an integer >= ${min}, got "${v}"` });
   return n;
 };
 
-/** TrainOptions from the flags (defaults are DEFAULT_TRAIN's). */
+/** TrainOptions from the flags (defaults are DEFAULT_TRAIN's); throws UsageError on a bad value or shape. */
 export const optionsFromFlags = (f: Flags): TrainOptions => {
   const lr = Number(f.lr);
-  if (!(lr > 0)) throw new RangeError(`--lr must be > 0, got "${f.lr}"`);
+  if (!(lr > 0)) throw new UsageError({ message: `--lr must be > 0, got "${f.lr}"` });
   const stages = int("stages", f.stages);
-  return {
+  // Without stage boundaries there is nothing to compress: refuse rather than silently ignore it.
+  if (f.bottleneck !== undefined && stages < 2) throw new UsageError({ message: `--bottleneck needs --stages >= 2 (got --stages ${stages}): add --stages 2 or drop --bottleneck` });
+  const o: TrainOptions = {
     ...DEFAULT_TRAIN,
     steps: int("steps", f.steps),
     lr,
@@ -50,6 +54,20 @@ export const optionsFromFlags = (f: Flags): TrainOptions => {
       seed: int("seed", f.seed, 0),
     },
   };
+  try {
+    validateConfig(o.model);
+  } catch (e) {
+    throw new UsageError({ message: `bad model shape: ${e instanceof Error ? e.message : String(e)} (fix --d-model, --heads, --layers, --stages or --bottleneck)` });
+  }
+  return o;
+};
+
+const readResume = (file: string): Buffer => {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new UsageError({ message: `cannot read checkpoint ${file}: ${e instanceof Error ? e.message : String(e)} (check the --resume path)` });
+  }
 };
 
 const fmt = (x: number | undefined, d = 3): string => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
@@ -78,7 +96,7 @@ export const registerTrain = (program: Command): void => {
     .option("--json <file>", "write {steps, tokens, tokensPerSecond, valBpb, unigramBpb, lossCurve}")
     .action(async (f: Flags) => {
       const o = optionsFromFlags(f);
-      const resume = f.resume === undefined ? undefined : decodeCheckpoint(readFileSync(f.resume));
+      const resume = f.resume === undefined ? undefined : decodeCheckpoint(readResume(f.resume));
       const tty = process.stderr.isTTY === true;
       const bar = tty ? new SingleBar({ format: "train {bar} {value}/{total} | loss {loss} | val bpb {bpb} | {tps} tok/s", hideCursor: true }) : undefined;
       bar?.start(o.steps, resume?.step ?? 0, { loss: "-", bpb: "-", tps: "-" });

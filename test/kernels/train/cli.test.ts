@@ -1,6 +1,7 @@
 // `swarmline train` flag parsing: defaults give the small default run, bad values are refused.
 import { describe, expect, it } from "vitest";
 import { main } from "../../../src/cli/main.js";
+import { UsageError } from "../../../src/cli/run-settings.js";
 import { optionsFromFlags } from "../../../src/cli/train.js";
 import { DEFAULT_TRAIN } from "../../../src/kernels/train/options.js";
 
@@ -25,10 +26,21 @@ describe("swarmline train flags", () => {
     expect(() => optionsFromFlags({ ...flags, steps: "0" })).toThrow(/--steps/);
     expect(() => optionsFromFlags({ ...flags, lr: "-1" })).toThrow(/--lr/);
     expect(() => optionsFromFlags({ ...flags, heads: "2.5" })).toThrow(/--heads/);
+    expect(() => optionsFromFlags({ ...flags, steps: "0" })).toThrow(UsageError);
+  });
+
+  it("refuse a bottleneck without stage boundaries and a model shape that cannot be built, naming the flags", () => {
+    expect(() => optionsFromFlags({ ...flags, bottleneck: "4" })).toThrow(/--bottleneck needs --stages >= 2/);
+    expect(() => optionsFromFlags({ ...flags, heads: "3" })).toThrow(/bad model shape: .*divisible.*--heads/);
+    expect(() => optionsFromFlags({ ...flags, stages: "5" })).toThrow(UsageError);
+    expect(() => optionsFromFlags({ ...flags, stages: "2", bottleneck: "500" })).toThrow(/bottleneck/);
   });
 
   it("prints help and rejects an unknown wire type", async () => {
     expect(await main(["node", "swarmline", "train", "--help"])).toBe(0);
     expect(await main(["node", "swarmline", "train", "--quant", "int4"])).toBe(2);
+    // A bad value is a usage error like a bad flag (2), not a failed run (1); nothing trains.
+    expect(await main(["node", "swarmline", "train", "--steps", "0"])).toBe(2);
+    expect(await main(["node", "swarmline", "train", "--resume", "/nonexistent/swarmline.ckpt"])).toBe(2);
   });
 });
