@@ -154,7 +154,7 @@ export const registerOrchestrate = (program: Command): void => {
     .option("--warmup <n>", `warmup steps (default ${d.warmup})`)
     .option("--merge-every <n>", `a stage merges after this many backward passes (default ${d.mergeEvery})`)
     .option("--partitions <n>", `Butterfly All-Reduce partitions per merge (default ${d.partitions})`)
-    .option("--in-flight <n>", "microbatch leases in flight (default 2 x stages)")
+    .option("--in-flight <n>", "microbatch leases in flight (default one per stage)")
     .option("--microbatches-per-step <n>", `microbatches a miner accumulates per optimizer step (default ${d.microbatchesPerStep})`)
     .option("--lease-ticks <n>", `a lease not completed after this many ticks is reissued (default ${d.leaseTicks})`)
     .option("--heartbeat-timeout-ticks <n>", `a miner silent this many ticks is timed out (default ${d.heartbeatTimeoutTicks})`)

@@ -46,7 +46,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** The settings a run uses when neither the file nor a flag names them (sim's defaults). */
 export const RUN_DEFAULTS: Required<Omit<RunFile, "inFlight">> = {
   seed: 1, steps: 120, stages: 3, layers: DEFAULT_CONFIG.nLayer, dModel: DEFAULT_CONFIG.dModel, heads: DEFAULT_CONFIG.nHead,
-  seq: DEFAULT_CONFIG.seq, batch: DEFAULT_CONFIG.batch, bottleneck: 4, quant: "int8", lr: DEFAULT_TRAIN.lr, warmup: DEFAULT_TRAIN.warmup,
+  seq: DEFAULT_CONFIG.seq, batch: DEFAULT_CONFIG.batch, bottleneck: 3, quant: "int8", lr: DEFAULT_TRAIN.lr, warmup: DEFAULT_TRAIN.warmup,
   mergeEvery: 24, partitions: 8, microbatchesPerStep: 1, leaseTicks: 600, heartbeatTimeoutTicks: 50, sync: false,
 };
 
