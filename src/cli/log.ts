@@ -3,6 +3,7 @@
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import type { Command } from "commander";
 import { Effect, Result } from "effect";
+import { NatsUnavailable } from "../actors/eventlog/errors.js";
 import type { EventLog } from "../actors/eventlog/service.js";
 import { exportLog, importLog } from "../actors/eventlog/transfer.js";
 import { natsConnection } from "../actors/nats/connection.js";
@@ -20,7 +21,9 @@ const onNats = async <A, E>(url: string, what: string, program: Effect.Effect<A,
   if (Result.isSuccess(r)) return r.success;
   const e: unknown = r.failure;
   const tag = typeof e === "object" && e !== null && "_tag" in e ? `${String(e._tag)}: ` : "";
-  process.stderr.write(`swarmline log ${what}: ${tag}${e instanceof Error ? e.message : String(e)}\n`);
+  // An unreachable server is the commonest failure here: say how to get one, as orchestrate does.
+  const fix = e instanceof NatsUnavailable ? "\n  is a nats-server with JetStream running there? check the --nats URL (`swarmline nats` starts one and prints it)" : "";
+  process.stderr.write(`swarmline log ${what}: ${tag}${e instanceof Error ? e.message : String(e)}${fix}\n`);
   setExit(1);
   return undefined;
 };
@@ -61,8 +64,8 @@ const registerImport = (log: Command): void => {
       try {
         text = readFileSync(file === "-" ? 0 : file, "utf8");
       } catch (e) {
-        process.stderr.write(`swarmline log import: cannot read ${file}: ${e instanceof Error ? e.message : String(e)}\n`);
-        setExit(1);
+        process.stderr.write(`swarmline log import: cannot read ${file}: ${e instanceof Error ? e.message : String(e)} (check the FILE path, or pass - for stdin)\n`);
+        setExit(2); // the caller's to fix, as for \`log verify\`
         return;
       }
       const summary = await onNats(opts.nats, "import", importLog(text.split(/\r?\n/)));

@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { GOLDEN_SMALL } from "../fixtures/make-golden.js";
 
 const run = promisify(execFile);
@@ -19,6 +19,7 @@ const swarmline = async (...args: string[]) => {
 
 const lines = readFileSync(GOLDEN_SMALL, "utf8").split("\n");
 const dir = mkdtempSync(join(tmpdir(), "swl-log-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const copy = (name: string, ls: string[]) => {
   const path = join(dir, name);
   writeFileSync(path, ls.join("\n"));
@@ -65,5 +66,19 @@ describe("swarmline log verify", () => {
     const r = await swarmline("log", "verify", "--help");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/--full-signatures/);
+  });
+});
+
+describe("swarmline log export/import at the edge", () => {
+  it("refuses an unreadable import file with exit 2, naming the path", async () => {
+    const r = await swarmline("log", "import", join(dir, "absent.jsonl"), "--nats", "nats://127.0.0.1:1");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot read .*absent\.jsonl.*check the FILE path/);
+  });
+
+  it("exits 1 on an unreachable NATS and says how to get a server", async () => {
+    const r = await swarmline("log", "export", "--nats", "nats://127.0.0.1:1", "--run", "r");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/NatsUnavailable: cannot connect to nats:\/\/127\.0\.0\.1:1[\s\S]*swarmline nats/);
   });
 });
