@@ -54,7 +54,8 @@ describe("swarmline sim", () => {
     expect(json.merges.done).toBeGreaterThan(0);
     expect(json.merges.skipped).toBe(0);
     expect(json.tokens).toBe(40 * 4 * 16);
-    expect(json.compressionRatio).toBeGreaterThan(2);
+    // d 32 -> b 4 with int8 (one scale per sequence): ~29x on this tiny shape, both directions.
+    expect(json.compressionRatio).toBeGreaterThan(20);
     expect(json.lossCurve.length).toBeGreaterThanOrEqual(2);
     expect(Number.isFinite(json.valBpb)).toBe(true);
     const verdict = verifyLog(nodeCrypto, vocabularyRegistry(), lines);

@@ -22,8 +22,11 @@ describe("swarm properties", () => {
   it("ignores redelivered facts: folding a log with duplicates gives the same state", () => {
     const { log } = simulate(simOptions({ maxTicks: 200 }, { totalMicrobatches: 20 }));
     fc.assert(fc.property(fc.array(fc.tuple(fc.nat(log.length - 1), fc.nat(log.length - 1)), { maxLength: 60 }), (dups) => {
-      const noisy: SwarmFact[] = [...log];
-      for (const [from, to] of dups) noisy.splice(Math.max(from, to) + 1, 0, log[Math.min(from, to)] as SwarmFact);
+      // Redeliver log[min] again right after log[max]: a duplicate always follows its original.
+      // (Indices are positions in the original log, so earlier insertions cannot shift them.)
+      const after = new Map<number, SwarmFact[]>();
+      for (const [from, to] of dups) after.set(Math.max(from, to), [...(after.get(Math.max(from, to)) ?? []), log[Math.min(from, to)] as SwarmFact]);
+      const noisy: SwarmFact[] = log.flatMap((f, i) => [f, ...(after.get(i) ?? [])]);
       expect(fold(noisy, initialState())).toEqual(fold(log, initialState()));
     }), runs);
   });
@@ -47,7 +50,8 @@ describe("swarm properties", () => {
       expect(s.issued).toBe(s.completed + s.open + s.waiting);
       expect(r.state.counters.completed).toBe(s.completed);
       expect(r.state.counters.reissued).toBe(s.reissued);
-      if (r.state.done) expect(s.completed).toBe(24);
+      expect(r.state.done).toBe(true);
+      expect(s.completed).toBe(24);
       expect(auditDecisions(r.log)).toEqual([]);
     }), { numRuns: 10 });
   });
