@@ -3,6 +3,7 @@
 // progress display, --log (the run's log as verifiable JSONL) and --json (the run's figures).
 import { writeFileSync } from "node:fs";
 import { Option, type Command } from "commander";
+import { DEFAULT_MERGE_EVERY } from "../actors/swarm/run-config.js";
 import { runSwarmSim, type SimOptions, type SimProgress } from "../actors/swarm/sim-run.js";
 import type { WireDtype } from "../kernels/codec/format.js";
 import { DEFAULT_CONFIG } from "../kernels/model/config.js";
@@ -12,7 +13,7 @@ import { setExit } from "./main.js";
 type Flags = {
   miners: string; stages: string; steps: string; microbatches?: string; seed: string; batch: string; seq: string; dModel: string; layers: string;
   heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; partitions: string; inFlight?: string; lr: string; killMiner: string[];
-  dropout: string; sync?: boolean; log?: string; json?: string; nats?: string; evalEvery: string; workers: string; threads: string; tickMs: string;
+  dropout: string; sync?: boolean; outerLr?: string; outerMomentum?: string; log?: string; json?: string; nats?: string; evalEvery: string; workers: string; threads: string; tickMs: string;
 };
 
 const int = (name: string, v: string, min = 1): number => {
@@ -37,6 +38,7 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
   if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`--dropout must be in [0, 1), got "${f.dropout}"`);
   const lr = Number(f.lr);
   if (!(lr > 0)) throw new RangeError(`--lr must be > 0, got "${f.lr}"`);
+  const outer = outerFromFlags(f);
   return {
     seed: int("seed", f.seed, 0),
     miners: sync ? stages : int("miners", f.miners),
@@ -51,6 +53,7 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
     mergeEvery: int("merge-every", f.mergeEvery),
     partitions: int("partitions", f.partitions),
     ...(f.inFlight === undefined ? {} : { maxInFlight: int("in-flight", f.inFlight) }),
+    ...(outer === undefined ? {} : { outer }),
     kill: f.killMiner.map(parseKill),
     dropout,
     evalEvery: int("eval-every", f.evalEvery),
@@ -59,6 +62,16 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
     tickMs: int("tick-ms", f.tickMs),
     ...(f.nats === undefined ? {} : { nats: f.nats }),
   };
+};
+
+/** DiLoCo's outer step from --outer-lr / --outer-momentum (either turns it on; defaults 0.7 and 0.9). */
+export const outerFromFlags = (f: Pick<Flags, "outerLr" | "outerMomentum">): { lr: number; momentum: number } | undefined => {
+  if (f.outerLr === undefined && f.outerMomentum === undefined) return undefined;
+  const lr = Number(f.outerLr ?? "0.7");
+  const momentum = Number(f.outerMomentum ?? "0.9");
+  if (!(lr > 0 && Number.isFinite(lr))) throw new RangeError(`--outer-lr must be > 0, got "${f.outerLr}"`);
+  if (!(momentum >= 0 && momentum < 1)) throw new RangeError(`--outer-momentum must be in [0, 1), got "${f.outerMomentum}"`);
+  return { lr, momentum };
 };
 
 const fmt = (x: number | undefined, d = 3): string => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
@@ -84,7 +97,9 @@ export const registerSim = (program: Command): void => {
     .option("--bottleneck <b>", "IOTA bottleneck width at stage boundaries, or none", "3")
     .addOption(new Option("--quant <type>", "wire type of boundary tensors").choices(["fp32", "fp16", "int8"]).default("int8"))
     .option("--lr <x>", "peak AdamW learning rate", String(DEFAULT_TRAIN.lr))
-    .option("--merge-every <n>", "a stage merges after this many backward passes", "24")
+    .option("--merge-every <n>", "a stage merges after this many backward passes", String(DEFAULT_MERGE_EVERY))
+    .option("--outer-lr <x>", "merge with DiLoCo's outer Nesterov step at this outer learning rate (default: plain averaging)")
+    .option("--outer-momentum <x>", "outer Nesterov momentum (with --outer-lr; default 0.9)")
     .option("--partitions <n>", "Butterfly All-Reduce partitions per merge", "8")
     .option("--in-flight <n>", "microbatch leases in flight (default: one per stage)")
     .option("--kill-miner <ID@STEP>", "kill miner ID (index or //MinerK) after STEP completed microbatches (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])

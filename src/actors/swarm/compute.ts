@@ -14,7 +14,7 @@ import { buildStage, buildWhole, type WholeModels } from "../../kernels/model/st
 import { AdamW } from "../../kernels/optim/adamw.js";
 import type { KernelPool } from "../../kernels/runtime/pool.js";
 import type { Tensor } from "../../kernels/runtime/tensor.js";
-import { partitionBounds, weightedAverage } from "../../machines/protocol/index.js";
+import { type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter } from "../../machines/protocol/index.js";
 import type { ReduceTask } from "../../machines/worker/index.js";
 import { blobRef, type BlobStore, bytesToF32, f32ToBytes, getF32 } from "./blob-store.js";
 import { type StageLayout, stageLayout, swarmLr, type SwarmModel, viewsOf } from "./model.js";
@@ -237,14 +237,15 @@ export class MinerCompute {
 
   /**
    * One AdamW step over the mean of the accumulated gradients, at the learning rate of global
-   * step `globalStep`; the accumulator is cleared.
+   * step `globalStep` (localStepLr: warmed up over this miner's own steps when the model says so);
+   * the accumulator is cleared.
    */
   step(globalStep: number): void {
     const n = this.accumulated;
     if (n === 0) return;
     if (n > 1) for (let i = 0; i < this.gradFlat.length; i++) this.gradFlat[i] = (this.gradFlat[i] as number) / n;
     const order = this.layout.specs.map((p) => p.name);
-    this.opt.step(order.map((k) => this.params[k] as Float32Array), order.map((k) => this.grads[k] as Float32Array), swarmLr(this.model, globalStep));
+    this.opt.step(order.map((k) => this.params[k] as Float32Array), order.map((k) => this.grads[k] as Float32Array), localStepLr(this.model, this.opt.steps, globalStep));
     this.gradFlat.fill(0);
     this.accumulated = 0;
   }
@@ -260,22 +261,53 @@ export class MinerCompute {
     return blobs.put(f32ToBytes(this.flat));
   }
 
-  /** Adopts accepted partitions (by content hash); skipped ones keep this miner's values. */
-  async applyResults(blobs: BlobStore, results: readonly (string | null)[]): Promise<void> {
+  /**
+   * Adopts accepted partitions (by content hash; under an outer rule the parameter half of each
+   * result); skipped ones keep this miner's values.
+   */
+  async applyResults(blobs: BlobStore, results: readonly (string | null)[], outer = false): Promise<void> {
     const parts = partitionBounds(this.flat.length, results.length);
     const got = await Promise.all(results.map((h) => (h === null ? Promise.resolve(undefined) : getF32(blobs, h))));
     parts.forEach((q, i) => {
-      const x = got[i];
-      if (x !== undefined && x.length === q.end - q.start) this.flat.set(x, q.start);
+      const r = got[i];
+      const x = r === undefined ? undefined : resultParams(r, q.end - q.start, outer);
+      if (x !== undefined) this.flat.set(x, q.start);
     });
   }
 }
 
 /**
+ * Learning rate of a miner's step: the run's warmup + cosine schedule at global step `global`,
+ * except that with `optim.localWarmup` the warmup also counts the miner's own optimizer steps
+ * (`local`, 0-based): min(ramp(local), schedule(global)) until `local` reaches the warmup. A miner
+ * sharing its stage with K-1 others takes ~1/K of the global steps, so a global warmup would be
+ * K times shorter for its AdamW; a joiner's fresh AdamW warms up again. With one miner per stage
+ * (local = global) this is the trainer's schedule exactly.
+ */
+export const localStepLr = (model: SwarmModel, local: number, global: number): number => {
+  const g = swarmLr(model, global);
+  return model.optim.localWarmup === true && local < model.optim.warmup ? Math.min(swarmLr(model, local), g) : g;
+};
+
+/**
  * A reducer's work: the sample-weighted mean of one partition over the sealed contributors, in
- * miner-id order (weightedAverage), stored; its ref is the result hash both reducers publish.
+ * miner-id order (weightedAverage), or under an outer rule (DiLoCo) the outer Nesterov step from
+ * the partition's previous merge result (reduceResult); stored, its ref is the result hash both
+ * reducers publish.
  */
 export const reducePartition = async (blobs: BlobStore, task: ReduceTask): Promise<string> => {
   const data = await Promise.all(task.contributors.map(async (c) => ({ miner: c.miner, samples: Math.max(1, c.samples), data: bytesToF32((await blobs.get(c.ref)) ?? new Uint8Array(0)) })));
-  return blobs.put(f32ToBytes(weightedAverage(data)));
+  return blobs.put(f32ToBytes(reduceResult(data, await outerBasis(blobs, task))));
+};
+
+/** What an outer step starts from: the previous result's parameters and momentum, or the initial weights' slice. */
+const outerBasis = async (blobs: BlobStore, task: ReduceTask): Promise<OuterBasis | undefined> => {
+  const t = task.outer;
+  if (t === undefined) return undefined;
+  const rule = { lr: t.lr, momentum: t.momentum };
+  if (t.previous !== null) {
+    const prev = unpackOuter(await getF32(blobs, t.previous), t.end - t.start);
+    return { rule, anchor: prev.params, momentum: prev.momentum };
+  }
+  return { rule, anchor: (await getF32(blobs, t.initial)).slice(t.start, t.end), momentum: null };
 };

@@ -208,7 +208,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         queue.push(PRIO.control, async () => {
           const c = compute;
           if (c === undefined) return;
-          await c.applyResults(o.blobs, p.results);
+          await c.applyResults(o.blobs, p.results, p.outer);
           const ref = await c.putWeights(o.blobs);
           send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref });
         });

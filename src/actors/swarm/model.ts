@@ -19,6 +19,11 @@ export interface SwarmOptim {
   readonly dataSeed: number;
   /** Length of the learning-rate schedule in global optimizer steps (microbatches / microbatchesPerStep). */
   readonly steps: number;
+  /**
+   * Warm up over each miner's own optimizer steps too (compute.ts localStepLr). Absent in runs
+   * recorded before it existed: the warmup then counts global steps only.
+   */
+  readonly localWarmup?: boolean;
 }
 
 /** What SwarmRunStarted.model holds for a swarm of GPT stages. */
@@ -34,7 +39,9 @@ const SwarmModelSchema = Schema.Struct({
   gpt: Schema.Struct({
     vocab: Num, seq: Num, dModel: Num, nHead: Num, nLayer: Num, stages: Num, bottleneck: Schema.NullOr(Num), batch: Num, eps: Num, seed: Num,
   }),
-  optim: Schema.Struct({ lr: Num, warmup: Num, minLrRatio: Num, weightDecay: Num, clipNorm: Num, dataSeed: Num, steps: Num }),
+  optim: Schema.Struct({
+    lr: Num, warmup: Num, minLrRatio: Num, weightDecay: Num, clipNorm: Num, dataSeed: Num, steps: Num, localWarmup: Schema.optionalKey(Schema.Boolean),
+  }),
   quant: Schema.Literals(["fp32", "fp16", "int8"]),
 });
 

@@ -1,7 +1,7 @@
 // Building a swarm run's SwarmRunStarted config from user-level settings: the model, the optimizer,
 // the schedule constants (in ticks and counts), and the seeded initial weights of every stage,
 // stored as content-addressed blobs whose refs the config carries.
-import type { Schedule, SwarmRunConfig } from "../../events/swarm/index.js";
+import type { OuterStep, Schedule, SwarmRunConfig } from "../../events/swarm/index.js";
 import type { WireDtype } from "../../kernels/codec/format.js";
 import { DEFAULT_CONFIG, type GptConfig, validateConfig } from "../../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../../kernels/train/options.js";
@@ -27,7 +27,14 @@ export interface SwarmSettings {
   readonly microbatchesPerStep?: number;
   readonly leaseTicks?: number;
   readonly heartbeatTimeoutTicks?: number;
+  /** Merge with DiLoCo's outer Nesterov step (e.g. { lr: 0.7, momentum: 0.9 }); default plain averaging. */
+  readonly outer?: OuterStep;
+  /** Warm up over each miner's own optimizer steps (default true; see localStepLr). */
+  readonly localWarmup?: boolean;
 }
+
+/** Backward passes per stage between merges when not given (measured: see scheduleOf). */
+export const DEFAULT_MERGE_EVERY = 12;
 
 /** The model a set of settings describes. */
 export const swarmModelOf = (s: SwarmSettings): SwarmModel => {
@@ -44,6 +51,7 @@ export const swarmModelOf = (s: SwarmSettings): SwarmModel => {
       clipNorm: s.clipNorm ?? DEFAULT_TRAIN.clipNorm,
       dataSeed: s.seed,
       steps: Math.max(1, Math.ceil(s.microbatches / per)),
+      localWarmup: s.localWarmup ?? true,
     },
   };
 };
@@ -60,7 +68,8 @@ export const scheduleOf = (s: SwarmSettings, model: SwarmModel): Schedule => {
     leaseTicks: s.leaseTicks ?? 600,
     heartbeatTimeoutTicks: s.heartbeatTimeoutTicks ?? 50,
     heartbeatEveryTicks: 5,
-    mergeEvery: sync ? Number.MAX_SAFE_INTEGER : Math.max(1, s.mergeEvery ?? 24),
+    // 12 over 24: with 8 miners on 3 stages, 300 microbatches ended at 3.55 vs 3.61 bpb (seeded sync replica study).
+    mergeEvery: sync ? Number.MAX_SAFE_INTEGER : Math.max(1, s.mergeEvery ?? DEFAULT_MERGE_EVERY),
     bMin: 1,
     partitions: Math.max(1, s.partitions ?? 8),
     mergeGatherTicks: 50,
@@ -78,5 +87,6 @@ export const buildRunConfig = async (o: { readonly run: string; readonly orchest
       weights: await o.blobs.put(f32ToBytes(initialStageWeights(model.gpt, s))),
     })),
   );
-  return { run: o.run, orchestrator: o.orchestrator, seed: String(o.settings.seed), model, stages, schedule: scheduleOf(o.settings, model) };
+  const outer = o.settings.sync === true ? undefined : o.settings.outer;
+  return { run: o.run, orchestrator: o.orchestrator, seed: String(o.settings.seed), model, stages, schedule: scheduleOf(o.settings, model), ...(outer === undefined ? {} : { outer }) };
 };

@@ -7,10 +7,10 @@ import * as G from "./merge.js";
 import * as P from "./pipeline.js";
 import * as R from "./run.js";
 
-export type { Schedule, StageSpec, SwarmRunConfig } from "./run.js";
+export type { OuterStep, Schedule, StageSpec, SwarmRunConfig } from "./run.js";
 
-/** Every swarm event definition, for the EventRegistry. */
-export const swarmEvents = [
+/** The latest definition of every swarm fact type. */
+const latest = [
   R.SwarmRunStarted, R.ClockTicked, R.RunCompleted,
   M.MinerJoined, M.StageAssigned, M.WeightsLoaded, M.HeartbeatSent, M.MinerTimedOut, M.MinerKicked, M.MinerLeft,
   P.MicrobatchLeased, P.ActivationsForwarded, P.LossComputed, P.GradientsReturned, P.BackwardCompleted,
@@ -19,12 +19,16 @@ export const swarmEvents = [
   G.PartitionReassigned, G.DisputeSettled, G.MergeCompleted,
 ] as const;
 
-type Def = (typeof swarmEvents)[number];
+/** Every swarm event definition, old versions (with their upcasters) first, for the EventRegistry. */
+export const swarmEvents: readonly EventDefinition[] = [R.SwarmRunStartedV1Def as EventDefinition, ...(latest as readonly EventDefinition[])];
+
+/** Deciders see payloads upcast to the latest definitions. */
+type Def = (typeof latest)[number];
 /** Payload type of each swarm fact, by type name (latest version). */
 export type SwarmPayloads = { [D in Def as D["type"]]: D extends EventDefinition<string, infer Pl> ? Pl : never };
 export type SwarmEventType = keyof SwarmPayloads;
 
-/** Latest version of each swarm fact type (all 1 today); drafts carry it as `v`. */
+/** Latest version of each swarm fact type (SwarmRunStarted 2, the rest 1); drafts carry it as `v`. */
 export const swarmVersion = (type: SwarmEventType): number =>
   Math.max(...swarmEvents.filter((d) => d.type === type).map((d) => d.v));
 

@@ -51,9 +51,24 @@ export const SwarmRunStartedV1 = Schema.Struct({
   stages: Schema.Array(StageSpec),
   schedule: Schedule,
 });
-export type SwarmRunConfig = typeof SwarmRunStartedV1.Type;
 
-export const SwarmRunStarted = defineEvent("SwarmRunStarted", 1, SwarmRunStartedV1);
+/**
+ * How a stage's merge combines its miners' parameters. Absent: the sample-weighted mean is the
+ * new parameters (every v1 run). Present: DiLoCo's outer step (Douillard et al. 2023) — each
+ * reducer takes Δ = (partition after the previous merge) − mean and applies Nesterov momentum
+ * (u ← μu + Δ; θ ← θ_prev − lr·(Δ + μu)); its result blob holds θ then u, so the outer state is
+ * content-addressed, referenced from MergeCompleted, and re-derivable from the log.
+ */
+export const OuterStep = Schema.Struct({ lr: Schema.Number, momentum: Schema.Number });
+export type OuterStep = typeof OuterStep.Type;
+
+/** v2: v1 plus the merge's optional outer step. */
+export const SwarmRunStartedV2 = Schema.Struct({ ...SwarmRunStartedV1.fields, outer: Schema.optionalKey(OuterStep) });
+export type SwarmRunConfig = typeof SwarmRunStartedV2.Type;
+
+/** v1 runs merged by plain averaging: they upcast to v2 with no outer step. */
+export const SwarmRunStartedV1Def = defineEvent("SwarmRunStarted", 1, SwarmRunStartedV1, (p): SwarmRunConfig => p);
+export const SwarmRunStarted = defineEvent("SwarmRunStarted", 2, SwarmRunStartedV2);
 /** The orchestrator's logical clock: time enters decisions only through these (a core fact). */
 export { ClockTicked } from "../schemas/core.js";
 /** Every microbatch was completed. */

@@ -81,6 +81,8 @@ const validate = (c: SwarmRunConfig): string | undefined => {
   for (const k of ["datasetBatches", "maxInFlight", "leaseTicks", "heartbeatTimeoutTicks", "heartbeatEveryTicks", "partitions", "microbatchesPerStep"] as const)
     if (sch[k] < 1) return `schedule.${k} must be at least 1`;
   if (sch.mergeGatherTicks > sch.mergeDeadlineTicks) return "mergeGatherTicks must not exceed mergeDeadlineTicks";
+  if (c.outer !== undefined && !(c.outer.lr > 0 && Number.isFinite(c.outer.lr) && c.outer.momentum >= 0 && c.outer.momentum < 1))
+    return "outer.lr must be positive and outer.momentum in [0, 1)";
   return undefined;
 };
 

@@ -91,6 +91,10 @@ export const applyMerge = (d: S, fact: SwarmFact): boolean => {
         st.phase = "training";
         st.merge = null;
         st.epoch += 1;
+        fact.payload.results.forEach((h, i) => {
+          if (h !== null) st.results[i] = h;
+          else if (st.results[i] === undefined) st.results[i] = null;
+        });
       }
       d.counters.mergesDone += 1;
       d.counters.partitionsAccepted += fact.payload.accepted;

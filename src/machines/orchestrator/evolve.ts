@@ -40,7 +40,7 @@ const applyRun = (d: S, fact: SwarmFact): boolean => {
     case "SwarmRunStarted": {
       if (d.config !== null) return true;
       d.config = fact.payload as S["config"];
-      d.stages = fact.payload.stages.map((st) => ({ phase: "training", epoch: 0, sinceMerge: 0, merge: null, weights: st.weights, weightsEpoch: 0 }));
+      d.stages = fact.payload.stages.map((st) => ({ phase: "training", epoch: 0, sinceMerge: 0, merge: null, weights: st.weights, weightsEpoch: 0, results: [] }));
       return true;
     }
     case "ClockTicked":

@@ -31,6 +31,12 @@ export interface StageState {
   /** The freshest full weights of the stage any miner reported (what a joiner loads). */
   readonly weights: string;
   readonly weightsEpoch: number;
+  /**
+   * Per partition, the latest accepted merge result of this stage (missing or null: none yet).
+   * Under an outer step (DiLoCo) it holds the partition's parameters and momentum after that
+   * merge: the anchor the next merge's reducers step from.
+   */
+  readonly results: readonly (string | null)[];
 }
 
 export interface LeaseState {

@@ -1,7 +1,8 @@
 // The reducer's arithmetic: the sample-weighted mean of one partition over the merge contributors,
 // in a fixed order (sorted by miner id) with float64 accumulation, so two honest reducers produce
 // identical bytes and their result hashes can be compared (DESIGN "Merging"; hivemind averages
-// in arrival order and so cannot compare reducers).
+// in arrival order and so cannot compare reducers). With an outer optimizer (DiLoCo) the reducer
+// also takes the outer Nesterov step on its partition, from the stage's previous merge result.
 import { byCodeUnit } from "./rng.js";
 
 /** One contributor's copy of a partition, weighted by the samples it trained on since the last merge. */
@@ -40,6 +41,76 @@ export const weightedAverage = (contributions: readonly Contribution[]): Float32
   for (let i = 0; i < n; i++) out[i] = (acc[i] as number) / total;
   return out;
 };
+
+/** DiLoCo's outer optimizer (Douillard et al. 2023): Nesterov momentum on the pseudo-gradient. */
+export interface OuterRule {
+  /** Outer learning rate (DiLoCo: 0.7). */
+  readonly lr: number;
+  /** Outer Nesterov momentum (DiLoCo: 0.9); 0 with lr 1 is plain averaging, up to rounding. */
+  readonly momentum: number;
+}
+
+/**
+ * One outer step on a partition: Δ = anchor − merged, u ← μ·u + Δ, θ ← anchor − lr·(Δ + μ·u),
+ * element by element, each value rounded to float32 where stored, exactly as the kernels'
+ * `pseudoGradient` + `OuterNesterov.step` do (a test compares the bytes). `anchor` is the
+ * partition after the stage's previous merge (all participants started from it), `momentum`
+ * the previous u (null: zeros, the first merge). Pure and order-fixed: both reducers of a
+ * partition produce identical bytes. Throws RangeError on mismatched lengths.
+ */
+export const outerStep = (rule: OuterRule, anchor: Float32Array, momentum: Float32Array | null, merged: Float32Array): { params: Float32Array; momentum: Float32Array } => {
+  const n = anchor.length;
+  if (merged.length !== n || (momentum !== null && momentum.length !== n)) throw new RangeError(`outerStep: lengths differ (${n}, ${merged.length}, ${momentum?.length ?? "-"})`);
+  const mu = rule.momentum;
+  const u = momentum === null ? new Float32Array(n) : momentum.slice();
+  const p = anchor.slice();
+  const d = new Float32Array(1);
+  for (let i = 0; i < n; i++) {
+    d[0] = (p[i] as number) - (merged[i] as number);
+    const di = d[0] as number;
+    u[i] = mu * (u[i] as number) + di;
+    p[i] = (p[i] as number) - rule.lr * (di + mu * (u[i] as number));
+  }
+  return { params: p, momentum: u };
+};
+
+/** A reducer's result blob under an outer rule: the partition's new parameters, then its momentum. */
+export const packOuter = (r: { readonly params: Float32Array; readonly momentum: Float32Array }): Float32Array => {
+  const out = new Float32Array(r.params.length * 2);
+  out.set(r.params, 0);
+  out.set(r.momentum, r.params.length);
+  return out;
+};
+
+/** Splits a `packOuter` blob of a partition of `length` values (RangeError if it is not one). */
+export const unpackOuter = (x: Float32Array, length: number): { params: Float32Array; momentum: Float32Array } => {
+  if (x.length !== 2 * length) throw new RangeError(`outer result has ${x.length} values, expected ${2 * length}`);
+  return { params: x.subarray(0, length), momentum: x.subarray(length) };
+};
+
+/** What an outer-step reduction starts from: the rule, the partition after the previous merge, its momentum. */
+export interface OuterBasis {
+  readonly rule: OuterRule;
+  readonly anchor: Float32Array;
+  /** null: zeros (no merge of this partition was accepted yet). */
+  readonly momentum: Float32Array | null;
+}
+
+/**
+ * A reducer's result for one partition: the sample-weighted mean of the contributions, or, with
+ * an outer basis, packOuter(outerStep(basis, mean)) — the new parameters then the new momentum.
+ */
+export const reduceResult = (contributions: readonly Contribution[], basis?: OuterBasis): Float32Array => {
+  const mean = weightedAverage(contributions);
+  return basis === undefined ? mean : packOuter(outerStep(basis.rule, basis.anchor, basis.momentum, mean));
+};
+
+/**
+ * The parameters an accepted result sets for a partition of `length` values: the whole blob, or
+ * under an outer rule its first half. undefined if the blob has the wrong size (keep own values).
+ */
+export const resultParams = (x: Float32Array, length: number, outer: boolean): Float32Array | undefined =>
+  x.length === (outer ? 2 : 1) * length ? x.subarray(0, length) : undefined;
 
 /**
  * A 128-bit non-cryptographic digest of bytes (four multiply-xor lanes), hex. The pure simulator

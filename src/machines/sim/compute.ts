@@ -1,7 +1,7 @@
 // The sim's seam to numerics: `ComputeModel` is what a host implements with real kernels (ORT GPT
 // stages, the codec, optimizers, Object Store blobs); `fakeCompute` is a pure, deterministic
 // stand-in whose weights really change and really get averaged, so merges are exercised for real.
-import { digestBytes, f32Bytes, partitionBounds, weightedAverage, xoshiro128 } from "../protocol/index.js";
+import { digestBytes, f32Bytes, type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter, xoshiro128 } from "../protocol/index.js";
 import type { Effect, ReduceTask } from "../worker/index.js";
 
 type Params<T extends Effect["type"]> = Extract<Effect, { type: T }>["params"];
@@ -93,7 +93,8 @@ export const fakeCompute = (o: FakeComputeOptions, blobs: BlobStore): ComputeMod
       return { refs, bytes };
     },
     reduce: (m, task) => {
-      const avg = weightedAverage(task.contributors.map((c) => ({ miner: c.miner, samples: Math.max(1, c.samples), data: blobs.get(c.ref) ?? new Float32Array(0) })));
+      const contributions = task.contributors.map((c) => ({ miner: c.miner, samples: Math.max(1, c.samples), data: blobs.get(c.ref) ?? new Float32Array(0) }));
+      const avg = reduceResult(contributions, outerBasis(task, o, blobs));
       if (o.wrongReducers?.includes(m) === true && avg.length > 0) avg[0] = (avg[0] as number) + 1;
       return blobs.put(avg);
     },
@@ -108,10 +109,27 @@ export const fakeCompute = (o: FakeComputeOptions, blobs: BlobStore): ComputeMod
       parts.forEach((q, i) => {
         const h = p.results[i];
         const got = h === null || h === undefined ? undefined : blobs.get(h);
-        if (got !== undefined && got.length === q.end - q.start) w.set(got, q.start);
+        const x = got === undefined ? undefined : resultParams(got, q.end - q.start, p.outer);
+        if (x !== undefined) w.set(x, q.start);
       });
       weights.set(m, w);
       return blobs.put(w);
     },
   };
+};
+
+/** The basis of an outer-step reduction: the previous result (parameters, momentum) or the initial weights' slice. */
+const outerBasis = (task: ReduceTask, o: FakeComputeOptions, blobs: BlobStore): OuterBasis | undefined => {
+  const t = task.outer;
+  if (t === undefined) return undefined;
+  const rule = { lr: t.lr, momentum: t.momentum };
+  const n = t.end - t.start;
+  if (t.previous !== null) {
+    const prev = blobs.get(t.previous);
+    if (prev === undefined) throw new Error(`previous merge result ${t.previous} is missing`);
+    const u = unpackOuter(prev, n);
+    return { rule, anchor: u.params, momentum: u.momentum };
+  }
+  const init = blobs.get(t.initial) ?? initialWeights(o.seed, task.stage, o.params[task.stage] ?? 1);
+  return { rule, anchor: init.slice(t.start, t.end), momentum: null };
 };

@@ -3,4 +3,4 @@
 export { workerMachine, type WorkerMachine } from "./machine.js";
 export * as reactions from "./reactions.js";
 export { reduceTask, signalsOf } from "./signals.js";
-export type { Effect, ReduceTask, Signal, Work, WorkerContext, WorkerDraft, WorkerEvent, WorkerInput } from "./types.js";
+export type { Effect, OuterTask, ReduceTask, Signal, Work, WorkerContext, WorkerDraft, WorkerEvent, WorkerInput } from "./types.js";

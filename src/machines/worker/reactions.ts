@@ -131,7 +131,7 @@ export const onReduceDone = (ctx: WorkerContext, e: Ev<"reduce.done">): Reaction
 export const onMergeCompleted = (ctx: WorkerContext, e: Ev<"merge.completed">): Reaction =>
   ctx.stage === null
     ? none(ctx)
-    : { context: ctx, effects: [{ type: "applyMerge", params: { merge: e.merge, stage: ctx.stage, epoch: e.epoch, results: e.results } }] };
+    : { context: ctx, effects: [{ type: "applyMerge", params: { merge: e.merge, stage: ctx.stage, epoch: e.epoch, results: e.results, outer: ctx.view.config?.outer !== undefined } }] };
 
 /** Back to training: the merge is over and the held work is requested in arrival order. */
 export const resume = (ctx: WorkerContext): Reaction => {

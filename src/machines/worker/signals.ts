@@ -2,6 +2,7 @@
 // feeds every fact of the run, with its fold (`view`) of the log up to and including the fact.
 import type { SwarmFact } from "../../events/swarm/index.js";
 import type { MergeState, OrchestratorState } from "../orchestrator/index.js";
+import { partitionBounds } from "../protocol/index.js";
 import type { ReduceTask, Signal, WorkerContext } from "./types.js";
 
 /** The reduce task for one partition of a sealed merge (contributors in miner-id order). */
@@ -10,7 +11,16 @@ export const reduceTask = (view: OrchestratorState, g: MergeState, partition: nu
   const contributors = g.sealed
     .map((q) => ({ miner: q.miner, samples: q.samples, ref: g.sent[q.miner]?.[partition] ?? "" }))
     .sort((a, b) => (a.miner < b.miner ? -1 : a.miner > b.miner ? 1 : 0));
-  return contributors.length === 0 ? undefined : { merge: g.id, stage: g.stage, partition, contributors };
+  if (contributors.length === 0) return undefined;
+  const rule = view.config?.outer;
+  const stage = view.config?.stages[g.stage];
+  const bounds = stage === undefined ? undefined : partitionBounds(stage.params, g.partitions.length)[partition];
+  if (rule === undefined || stage === undefined || bounds === undefined) return { merge: g.id, stage: g.stage, partition, contributors };
+  const previous = view.stages[g.stage]?.results[partition] ?? null;
+  return {
+    merge: g.id, stage: g.stage, partition, contributors,
+    outer: { lr: rule.lr, momentum: rule.momentum, previous, initial: stage.weights, start: bounds.start, end: bounds.end },
+  };
 };
 
 export const signalsOf = (ctx: WorkerContext, fact: SwarmFact, view: OrchestratorState): Signal[] => {

@@ -28,6 +28,20 @@ export interface ReduceTask {
   readonly partition: number;
   /** Sealed contributors in miner-id order, with their sample weights and partition content refs. */
   readonly contributors: readonly { readonly miner: string; readonly samples: number; readonly ref: string }[];
+  /** Present when the run merges with an outer step (DiLoCo): what the reducer steps from. */
+  readonly outer?: OuterTask;
+}
+
+/** The outer step of one partition: the rule, and the partition's state after the stage's previous merge. */
+export interface OuterTask {
+  readonly lr: number;
+  readonly momentum: number;
+  /** The previous accepted result of this partition (parameters then momentum), or null: none yet. */
+  readonly previous: string | null;
+  /** With no previous result: the stage's initial weights, whose [start, end) is this partition, and zero momentum. */
+  readonly initial: string;
+  readonly start: number;
+  readonly end: number;
 }
 
 export interface WorkerContext extends WorkerInput {
@@ -93,5 +107,8 @@ export type Effect =
   | { readonly type: "reduce"; readonly params: ReduceTask }
   /** Load a stage's full weights by content ref. Reply weights.loaded. */
   | { readonly type: "loadWeights"; readonly params: { readonly stage: number; readonly ref: string; readonly epoch: number } }
-  /** Adopt accepted partitions (by hash); keep own values for skipped ones. Reply weights.loaded. */
-  | { readonly type: "applyMerge"; readonly params: { readonly merge: string; readonly stage: number; readonly epoch: number; readonly results: readonly (string | null)[] } };
+  /**
+   * Adopt accepted partitions (by hash; under an outer rule, the parameter half of each result);
+   * keep own values for skipped ones. Reply weights.loaded.
+   */
+  | { readonly type: "applyMerge"; readonly params: { readonly merge: string; readonly stage: number; readonly epoch: number; readonly results: readonly (string | null)[]; readonly outer: boolean } };

@@ -1,7 +1,7 @@
 import { Result } from "effect";
 import { describe, expect, it } from "vitest";
 import { EventRegistry } from "../../../src/events/registry.js";
-import { ORCHESTRATOR_TYPES, swarmEvents, swarmVersion } from "../../../src/events/swarm/index.js";
+import { ORCHESTRATOR_TYPES, type SwarmEventType, swarmEvents, swarmVersion } from "../../../src/events/swarm/index.js";
 
 describe("swarm vocabulary", () => {
   const registry = new EventRegistry(swarmEvents);
@@ -9,10 +9,22 @@ describe("swarm vocabulary", () => {
   it("registers every fact once, PascalCase and past tense", () => {
     for (const d of swarmEvents) {
       expect(d.type).toMatch(/^[A-Z][A-Za-z]+(ed|Sent|Left|Out)$/);
-      expect(registry.latestVersion(d.type)).toBe(1);
-      expect(swarmVersion(d.type)).toBe(1);
+      const latest = d.type === "SwarmRunStarted" ? 2 : 1;
+      expect(registry.latestVersion(d.type)).toBe(latest);
+      expect(swarmVersion(d.type as SwarmEventType)).toBe(latest);
     }
     for (const t of ORCHESTRATOR_TYPES) expect(registry.has(t)).toBe(true);
+  });
+
+  it("upcasts a v1 run start to v2 without an outer step (plain averaging)", () => {
+    const v1 = { run: "r", orchestrator: "o", seed: "1", model: {}, stages: [{ params: 4, weights: "w" }], schedule: {
+      totalMicrobatches: 1, datasetBatches: 1, tokensPerMicrobatch: 1, maxInFlight: 1, leaseTicks: 1, heartbeatTimeoutTicks: 1, heartbeatEveryTicks: 1,
+      mergeEvery: 1, bMin: 1, partitions: 1, mergeGatherTicks: 1, mergeDeadlineTicks: 1, microbatchesPerStep: 1 } };
+    const r = registry.decode("SwarmRunStarted", 1, v1);
+    expect(Result.isSuccess(r) && r.success.v).toBe(2);
+    expect(Result.isSuccess(r) && "outer" in (r.success.payload as object)).toBe(false);
+    const v2 = registry.decode("SwarmRunStarted", 2, { ...v1, outer: { lr: 0.7, momentum: 0.9 } });
+    expect(Result.isSuccess(v2) && (v2.success.payload as { outer?: unknown }).outer).toEqual({ lr: 0.7, momentum: 0.9 });
   });
 
   it("decodes a valid lease and rejects a fractional microbatch index", () => {
