@@ -105,6 +105,9 @@ const fromWire = (gpt: GptConfig, bytes: Uint8Array): Tensor => ({ dims: boundar
 
 let minerComputes = 0;
 
+/** Microbatches a deferred step may accumulate before it is taken anyway (bounds staleness when a miner is never drained). */
+export const MAX_DEFERRED = 4;
+
 /** One miner's stage state. */
 export class MinerCompute {
   readonly layout: StageLayout;
@@ -238,16 +241,21 @@ export class MinerCompute {
   /**
    * One AdamW step over the mean of the accumulated gradients, at the learning rate of global
    * step `globalStep` (localStepLr: warmed up over this miner's own steps when the model says so);
-   * the accumulator is cleared.
+   * the accumulator is cleared. Returns the microbatches stepped over: 0 when nothing was
+   * accumulated or the step is deferred (optim.deferWhileInFlight, at most MAX_DEFERRED).
    */
-  step(globalStep: number): void {
+  step(globalStep: number): number {
     const n = this.accumulated;
-    if (n === 0) return;
+    if (n === 0) return 0;
+    // Deferred while a lease of ours awaits its backward: that backward then runs through the
+    // current weights (no stale gradient lands on newer weights); overlapping leases accumulate.
+    if (this.model.optim.deferWhileInFlight === true && this.kept.size + this.starting.size > 0 && n < MAX_DEFERRED) return 0;
     if (n > 1) for (let i = 0; i < this.gradFlat.length; i++) this.gradFlat[i] = (this.gradFlat[i] as number) / n;
     const order = this.layout.specs.map((p) => p.name);
     this.opt.step(order.map((k) => this.params[k] as Float32Array), order.map((k) => this.grads[k] as Float32Array), localStepLr(this.model, this.opt.steps, globalStep));
     this.gradFlat.fill(0);
     this.accumulated = 0;
+    return n;
   }
 
   /** Cuts a snapshot of the weights into `count` partitions and stores each; their refs in order. */

@@ -167,8 +167,9 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         // The schedule follows the run's global progress, read when the step is decided.
         const globalStep = Math.floor(view.counters.completed / per);
         queue.push(PRIO.control, async () => {
-          compute?.step(globalStep);
-          send({ type: "step.done", step: p.step, microbatches: p.microbatches });
+          // A deferred step (compute.step returns 0) records nothing; the next one covers its microbatches.
+          const n = compute?.step(globalStep) ?? 0;
+          if (n > 0) send({ type: "step.done", step: p.step, microbatches: n });
         });
         return;
       }

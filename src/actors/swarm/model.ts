@@ -24,6 +24,12 @@ export interface SwarmOptim {
    * recorded before it existed: the warmup then counts global steps only.
    */
   readonly localWarmup?: boolean;
+  /**
+   * A miner defers its optimizer step while one of its leases awaits a backward (compute.ts
+   * MinerCompute.step), so no gradient is applied to weights newer than those it was computed on.
+   * Absent in older runs: every backward steps at once (weight-stashed, possibly stale).
+   */
+  readonly deferWhileInFlight?: boolean;
 }
 
 /** What SwarmRunStarted.model holds for a swarm of GPT stages. */
@@ -41,6 +47,7 @@ const SwarmModelSchema = Schema.Struct({
   }),
   optim: Schema.Struct({
     lr: Num, warmup: Num, minLrRatio: Num, weightDecay: Num, clipNorm: Num, dataSeed: Num, steps: Num, localWarmup: Schema.optionalKey(Schema.Boolean),
+    deferWhileInFlight: Schema.optionalKey(Schema.Boolean),
   }),
   quant: Schema.Literals(["fp32", "fp16", "int8"]),
 });

@@ -31,6 +31,8 @@ export interface SwarmSettings {
   readonly outer?: OuterStep;
   /** Warm up over each miner's own optimizer steps (default true; see localStepLr). */
   readonly localWarmup?: boolean;
+  /** Defer a miner's step while its leases await backwards (default true; see MinerCompute.step). */
+  readonly deferWhileInFlight?: boolean;
 }
 
 /** Backward passes per stage between merges when not given (measured: see scheduleOf). */
@@ -52,6 +54,7 @@ export const swarmModelOf = (s: SwarmSettings): SwarmModel => {
       dataSeed: s.seed,
       steps: Math.max(1, Math.ceil(s.microbatches / per)),
       localWarmup: s.localWarmup ?? true,
+      deferWhileInFlight: s.deferWhileInFlight ?? true,
     },
   };
 };
