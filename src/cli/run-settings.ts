@@ -3,7 +3,7 @@
 // errors that name the bad setting and say how to fix it.
 import { readFileSync } from "node:fs";
 import { Schema } from "effect";
-import type { SwarmSettings } from "../actors/swarm/run-config.js";
+import { DEFAULT_MERGE_EVERY, type SwarmSettings } from "../actors/swarm/run-config.js";
 import { isToken } from "../events/subjects.js";
 import { DEFAULT_CONFIG, validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../kernels/train/options.js";
@@ -47,7 +47,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export const RUN_DEFAULTS: Required<Omit<RunFile, "inFlight">> = {
   seed: 1, steps: 120, stages: 3, layers: DEFAULT_CONFIG.nLayer, dModel: DEFAULT_CONFIG.dModel, heads: DEFAULT_CONFIG.nHead,
   seq: DEFAULT_CONFIG.seq, batch: DEFAULT_CONFIG.batch, bottleneck: 3, quant: "int8", lr: DEFAULT_TRAIN.lr, warmup: DEFAULT_TRAIN.warmup,
-  mergeEvery: 24, partitions: 8, microbatchesPerStep: 1, leaseTicks: 600, heartbeatTimeoutTicks: 50, sync: false,
+  mergeEvery: DEFAULT_MERGE_EVERY, partitions: 8, microbatchesPerStep: 1, leaseTicks: 600, heartbeatTimeoutTicks: 50, sync: false,
 };
 
 /** Reads and validates a run file. */

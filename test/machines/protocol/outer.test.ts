@@ -13,7 +13,7 @@ describe("outerStep", () => {
       const rule = { lr: 0.7, momentum: 0.9 };
       const kernel = new OuterNesterov([7], rule);
       const theta = a.slice();
-      let anchor = a.slice();
+      let anchor: Float32Array = a.slice();
       let u: Float32Array | null = null;
       for (const merged of [m1, m2, m3]) {
         kernel.step([theta], pseudoGradient([theta], [merged]));
