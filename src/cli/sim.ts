@@ -6,9 +6,10 @@ import { Option, type Command } from "commander";
 import { DEFAULT_MERGE_EVERY } from "../actors/swarm/run-config.js";
 import { runSwarmSim, type SimOptions, type SimProgress } from "../actors/swarm/sim-run.js";
 import type { WireDtype } from "../kernels/codec/format.js";
-import { DEFAULT_CONFIG } from "../kernels/model/config.js";
+import { DEFAULT_CONFIG, validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../kernels/train/options.js";
 import { setExit } from "./main.js";
+import { UsageError } from "./run-settings.js";
 
 type Flags = {
   miners: string; stages: string; steps: string; microbatches?: string; seed: string; batch: string; seq: string; dModel: string; layers: string;
@@ -18,14 +19,14 @@ type Flags = {
 
 const int = (name: string, v: string, min = 1): number => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new RangeError(`--${name} must be an integer >= ${min}, got "${v}"`);
+  if (!Number.isInteger(n) || n < min) throw new UsageError({ message: `--${name} must be an integer >= ${min}, got "${v}"` });
   return n;
 };
 
 /** `ID@STEP`: kill miner ID (index or //URI) once STEP microbatches completed. */
 export const parseKill = (v: string): { miner: string; step: number } => {
   const at = v.lastIndexOf("@");
-  if (at <= 0) throw new RangeError(`--kill-miner expects ID@STEP (e.g. 3@20), got "${v}"`);
+  if (at <= 0) throw new UsageError({ message: `--kill-miner expects ID@STEP (e.g. 3@20), got "${v}"` });
   return { miner: v.slice(0, at), step: int("kill-miner STEP", v.slice(at + 1), 0) };
 };
 
@@ -35,9 +36,9 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
   const stages = int("stages", f.stages);
   const bottleneck = f.bottleneck === "none" || sync ? null : int("bottleneck", f.bottleneck);
   const dropout = Number(f.dropout);
-  if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`--dropout must be in [0, 1), got "${f.dropout}"`);
+  if (!(dropout >= 0 && dropout < 1)) throw new UsageError({ message: `--dropout must be in [0, 1), got "${f.dropout}"` });
   const lr = Number(f.lr);
-  if (!(lr > 0)) throw new RangeError(`--lr must be > 0, got "${f.lr}"`);
+  if (!(lr > 0)) throw new UsageError({ message: `--lr must be > 0, got "${f.lr}"` });
   const outer = outerFromFlags(f);
   return {
     seed: int("seed", f.seed, 0),
@@ -69,8 +70,8 @@ export const outerFromFlags = (f: Pick<Flags, "outerLr" | "outerMomentum">): { l
   if (f.outerLr === undefined && f.outerMomentum === undefined) return undefined;
   const lr = Number(f.outerLr ?? "0.7");
   const momentum = Number(f.outerMomentum ?? "0.9");
-  if (!(lr > 0 && Number.isFinite(lr))) throw new RangeError(`--outer-lr must be > 0, got "${f.outerLr}"`);
-  if (!(momentum >= 0 && momentum < 1)) throw new RangeError(`--outer-momentum must be in [0, 1), got "${f.outerMomentum}"`);
+  if (!(lr > 0 && Number.isFinite(lr))) throw new UsageError({ message: `--outer-lr must be > 0, got "${f.outerLr}"` });
+  if (!(momentum >= 0 && momentum < 1)) throw new UsageError({ message: `--outer-momentum must be in [0, 1), got "${f.outerMomentum}"` });
   return { lr, momentum };
 };
 
@@ -114,6 +115,11 @@ export const registerSim = (program: Command): void => {
     .option("--json <file>", "write {runId, steps, tokens, tokensPerSecond, valBpb, lossCurve, compressionRatio, merges, microbatches, events}")
     .action(async (f: Flags) => {
       const o = simOptionsFromFlags(f);
+      try {
+        validateConfig({ ...DEFAULT_CONFIG, ...o.gpt });
+      } catch (e) {
+        throw new UsageError({ message: `bad model shape: ${e instanceof Error ? e.message : String(e)} (fix --d-model, --heads, --layers, --stages or --bottleneck)` });
+      }
       const tty = process.stderr.isTTY === true;
       let lastPlain = -1;
       const onProgress = (p: SimProgress): void => {

@@ -21,6 +21,15 @@ describe("usage errors", () => {
     expect(err).toMatch(/--port[\s\S]*1-65535/);
     expect(await main(["node", "swarmline", "nats", "--port", "70000"])).toBe(2);
   });
+
+  it("refuses bad sim values and model shapes with exit 2, naming the flag to fix, before starting anything", async () => {
+    expect(await main(["node", "swarmline", "sim", "--miners", "-1"])).toBe(2);
+    expect(err).toMatch(/--miners must be an integer >= 1/);
+    expect(await main(["node", "swarmline", "sim", "--dropout", "1.5"])).toBe(2);
+    expect(err).toMatch(/--dropout/);
+    expect(await main(["node", "swarmline", "sim", "--heads", "3"])).toBe(2);
+    expect(err).toMatch(/divisible[\s\S]*fix --d-model, --heads/);
+  });
 });
 
 describe("swarm run defaults", () => {
