@@ -55,7 +55,7 @@ const monolithic = async (steps: number, skip: number, threads: number): Promise
 const swarm = async (microbatches: number, skip: number): Promise<{ tps: number; reissued: number; merges: number }> => {
   const samples: { t: number; tokens: number; completed: number }[] = [];
   const r = await runSwarmSim({
-    seed: 1, microbatches, miners: 4, gpt: { ...MODEL, stages: 2, bottleneck: 4 }, quant: "int8", evalEvery: 1_000_000, evalBatches: 1,
+    seed: 1, microbatches, miners: 4, gpt: { ...MODEL, stages: 2, bottleneck: 3 }, quant: "int8", evalEvery: 1_000_000, evalBatches: 1,
     onProgress: (p) => samples.push({ t: performance.now(), tokens: p.tokens, completed: p.completed }),
   });
   const end = { t: performance.now(), tokens: r.tokens, completed: r.steps };
@@ -175,7 +175,7 @@ export const run = async (args: string[]): Promise<void> => {
       merge_bytes_protocol_accounting: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.protocol)])),
       merge_participants_mean: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.participants)])),
       merges_measured: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, v.merges])),
-      model: { ...MODEL, swarm: { stages: 2, bottleneck: 4, quant: "int8", miners: 4, mergeEvery: 24 }, microbatches },
+      model: { ...MODEL, swarm: { stages: 2, bottleneck: 3, quant: "int8", miners: 4, mergeEvery: 24 }, microbatches },
     },
   };
   mkdirSync("bench/results", { recursive: true });
