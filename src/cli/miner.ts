@@ -2,7 +2,7 @@
 // under its hotkey, joins the run (the orchestrator assigns its stage), trains with ORT kernels in a
 // worker thread, merges, and leaves when the run completes (exit 0) or when it is removed (exit 1).
 import type { Command } from "commander";
-import { cryptoReady, loadHotkey } from "../actors/identity/index.js";
+import { cryptoReady } from "../actors/identity/index.js";
 import { natsBlobStore } from "../actors/nats/blobs.js";
 import { natsDataChannel } from "../actors/nats/data-channel.js";
 import { makeNatsEventLog } from "../actors/nats/eventlog.js";
@@ -15,7 +15,7 @@ import { sotuCorpus } from "../kernels/data/corpus.js";
 import { KernelPool } from "../kernels/runtime/pool.js";
 import { setExit } from "./main.js";
 import { checkRunId, UsageError } from "./run-settings.js";
-import { connectOrExplain, explain, onSignal, SIGNAL_EXIT } from "./swarm-process.js";
+import { explain, hotkeyFromFlag, SIGNAL_EXIT, withSwarmProcess } from "./swarm-process.js";
 
 type Flags = { nats: string; hotkey: string; run?: string; threads: string; throughput: string };
 
@@ -38,17 +38,9 @@ const mine = async (f: Flags): Promise<number> => {
   const threads = positive("threads", f.threads, true);
   const throughput = positive("throughput", f.throughput, false);
   await cryptoReady();
-  let hotkey;
-  try {
-    hotkey = loadHotkey(f.hotkey);
-  } catch (e) {
-    throw new UsageError({ message: `--hotkey "${f.hotkey}" is not a key URI or mnemonic: ${e instanceof Error ? e.message : String(e)}` });
-  }
-  const nc = await connectOrExplain(f.nats, `swarmline-miner-${hotkey.address.slice(0, 12)}`);
-  const sig = onSignal();
-  const cleanups: (() => Promise<unknown>)[] = [];
+  const hotkey = hotkeyFromFlag(f.hotkey);
   const short = hotkey.address.slice(0, 8);
-  try {
+  return withSwarmProcess(f.nats, `swarmline-miner-${hotkey.address.slice(0, 12)}`, async ({ nc, sig, cleanups }) => {
     const run = await pickRun(f.run, () => listRuns(nc), f.nats);
     const log = makeNatsEventLog(nc);
     const blobs = await natsBlobStore(nc, run);
@@ -99,11 +91,7 @@ const mine = async (f: Flags): Promise<number> => {
     await host.leave(outcome === "completed" ? "run completed" : "interrupted");
     process.stderr.write(`miner ${short}: left run ${run} (${outcome})\n`);
     return outcome === "completed" ? 0 : SIGNAL_EXIT;
-  } finally {
-    sig.off();
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    await nc.drain().catch(() => undefined);
-  }
+  });
 };
 
 export const registerMiner = (program: Command): void => {

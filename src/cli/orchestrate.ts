@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { type Command, Option } from "commander";
 import { Effect } from "effect";
-import { cryptoReady, loadHotkey } from "../actors/identity/index.js";
+import { cryptoReady } from "../actors/identity/index.js";
 import { natsBlobStore } from "../actors/nats/blobs.js";
 import { makeNatsEventLog } from "../actors/nats/eventlog.js";
 import { startRunFeed, type RunFeed } from "../actors/swarm/feed.js";
@@ -16,7 +16,7 @@ import { RunStats } from "../actors/swarm/stats.js";
 import type { OrchestratorState } from "../machines/orchestrator/index.js";
 import { setExit } from "./main.js";
 import { checkRunId, flagSettings, readRunFile, RUN_DEFAULTS, settingsOf, UsageError } from "./run-settings.js";
-import { connectOrExplain, explain, onSignal, SIGNAL_EXIT } from "./swarm-process.js";
+import { explain, hotkeyFromFlag, SIGNAL_EXIT, withSwarmProcess } from "./swarm-process.js";
 
 type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean };
 
@@ -56,16 +56,8 @@ const orchestrate = async (f: Flags): Promise<number> => {
   const settings = settingsOf(f.config === undefined ? {} : readRunFile(f.config), flagSettings(f));
   const run = checkRunId(f.run ?? `run-${settings.seed}-${randomBytes(3).toString("hex")}`);
   await cryptoReady();
-  let hotkey;
-  try {
-    hotkey = loadHotkey(f.hotkey);
-  } catch (e) {
-    throw new UsageError({ message: `--hotkey "${f.hotkey}" is not a key URI or mnemonic: ${e instanceof Error ? e.message : String(e)}` });
-  }
-  const nc = await connectOrExplain(f.nats, `swarmline-orchestrate-${run}`);
-  const sig = onSignal();
-  const cleanups: (() => Promise<unknown>)[] = [];
-  try {
+  const hotkey = hotkeyFromFlag(f.hotkey);
+  return withSwarmProcess(f.nats, `swarmline-orchestrate-${run}`, async ({ nc, sig, cleanups }) => {
     const log = makeNatsEventLog(nc);
     const feed = await startRunFeed(nc, run);
     cleanups.push(() => feed.stop());
@@ -124,11 +116,7 @@ const orchestrate = async (f: Flags): Promise<number> => {
       );
     }
     return outcome === "done" ? 0 : SIGNAL_EXIT;
-  } finally {
-    sig.off();
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    await nc.drain().catch(() => undefined);
-  }
+  });
 };
 
 export const registerOrchestrate = (program: Command): void => {

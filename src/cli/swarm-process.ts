@@ -1,6 +1,7 @@
 // What `swarmline orchestrate` and `swarmline miner` share as separate OS processes: connecting to
 // NATS with an error that says how to fix it, turning failures into messages and exit codes, and
-// turning SIGINT/SIGTERM into a promise.
+// turning SIGINT/SIGTERM into a promise, loading the hotkey flag, and the process's resource scope.
+import { type Hotkey, loadHotkey } from "../actors/identity/index.js";
 import type { NatsConnection } from "../actors/nats/connection.js";
 import { connectNats } from "../actors/nats/connection.js";
 import { NatsUnavailable } from "../actors/eventlog/errors.js";
@@ -42,3 +43,33 @@ export const onSignal = (): { readonly signal: Promise<string>; readonly off: ()
 
 /** Exit code for a run stopped by a signal (128 + SIGINT's number, as shells report it). */
 export const SIGNAL_EXIT = 130;
+
+/** The --hotkey flag as a key, or a UsageError naming the flag (exit code 2). */
+export const hotkeyFromFlag = (uri: string): Hotkey => {
+  try {
+    return loadHotkey(uri);
+  } catch (e) {
+    throw new UsageError({ message: `--hotkey "${uri}" is not a key URI or mnemonic: ${e instanceof Error ? e.message : String(e)}` });
+  }
+};
+
+/** What a swarm process holds while it runs: its connection, its signal, and its cleanups (run last-first). */
+export interface ProcessScope {
+  readonly nc: NatsConnection;
+  readonly sig: ReturnType<typeof onSignal>;
+  readonly cleanups: (() => Promise<unknown>)[];
+}
+
+/** Connects, listens for signals, runs `body`, then releases everything it registered and drains the connection. */
+export const withSwarmProcess = async (url: string, name: string, body: (scope: ProcessScope) => Promise<number>): Promise<number> => {
+  const nc = await connectOrExplain(url, name);
+  const sig = onSignal();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  try {
+    return await body({ nc, sig, cleanups });
+  } finally {
+    sig.off();
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await nc.drain().catch(() => undefined);
+  }
+};

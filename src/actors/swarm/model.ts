@@ -8,17 +8,12 @@ import { type GptConfig, validateConfig } from "../../kernels/model/config.js";
 import { initParams, paramCount, type ParamSpec, stageParamSpecs } from "../../kernels/model/params.js";
 import { lrAt, type TrainOptions } from "../../kernels/train/options.js";
 
-/** Optimizer and data settings of a swarm run (TrainOptions' numeric fields). */
-export interface SwarmOptim {
-  readonly lr: number;
-  readonly warmup: number;
-  readonly minLrRatio: number;
-  readonly weightDecay: number;
-  readonly clipNorm: number;
-  /** Seed of the training batches: dataset batch b holds batch(train, dataSeed, b). */
-  readonly dataSeed: number;
-  /** Length of the learning-rate schedule in global optimizer steps (microbatches / microbatchesPerStep). */
-  readonly steps: number;
+/**
+ * Optimizer and data settings of a swarm run: TrainOptions' numeric fields (dataSeed: dataset
+ * batch b holds batch(train, dataSeed, b); steps: the learning-rate schedule's length in global
+ * optimizer steps), plus the swarm's own switches.
+ */
+export interface SwarmOptim extends Pick<TrainOptions, "lr" | "warmup" | "minLrRatio" | "weightDecay" | "clipNorm" | "dataSeed" | "steps"> {
   /**
    * Warm up over each miner's own optimizer steps too (compute.ts localStepLr). Absent in runs
    * recorded before it existed: the warmup then counts global steps only.

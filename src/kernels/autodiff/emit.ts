@@ -44,7 +44,8 @@ export type EmittedModel = {
 /** The ONNX name of a symbolic tensor: its input name, or `t<id>` for intermediates. */
 export const symName = (s: Sym): string => s.name ?? `t${s.id}`;
 
-const valueInfo = (name: string, shape: Shape, dtype: DType): ValueInfoProto =>
+/** An ONNX graph input/output declaration of a static-shaped tensor. */
+export const valueInfo = (name: string, shape: Shape, dtype: DType): ValueInfoProto =>
   create(ValueInfoProtoSchema, {
     name,
     type: create(TypeProtoSchema, {
