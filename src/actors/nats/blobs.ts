@@ -1,7 +1,7 @@
 // Content-addressed blobs in a JetStream Object Store bucket (one per run): weights, optimizer
 // state and merge partitions, named by the sha256 of their bytes and referenced from events. A
 // bounded in-process cache serves repeated reads (safe: a name fixes its content).
-import { Objm, type ObjectStore } from "@nats-io/obj";
+import { Objm, type ObjectStore, setSha256Backend } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { buckets } from "../../events/subjects.js";
 import { blobRef, type BlobStore, verified } from "../swarm/blob-store.js";
@@ -43,6 +43,9 @@ class Cache {
  * is not written again, so identical merged weights from many miners are stored once.
  */
 export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlobOptions = {}): Promise<BlobStore> => {
+  // The client hashes every chunk it puts or gets; its default is a pure-JS sha256 (browser-safe,
+  // ~10x slower than node:crypto, and on the thread that drives the pipeline).
+  setSha256Backend("native");
   const os: ObjectStore = await new Objm(nc).create(buckets.blobs(run), { replicas: o.replicas ?? 1 });
   const cache = new Cache(o.cacheBytes ?? 256 * 1024 * 1024);
   const known = new Set<string>();
