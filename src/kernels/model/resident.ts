@@ -15,6 +15,17 @@ const sameShape = (name: string, want: readonly number[], t: Tensor): Tensor => 
   return t;
 };
 
+/** A backward run's gradients by parameter, and grad_x on stages after the first. */
+const gradsOf = (m: StageModels, out: Readonly<Record<string, Tensor>>): BackwardResult => {
+  const gradParams: Record<string, Float32Array> = {};
+  for (const p of m.params) {
+    const g = out[gradName(p.name)];
+    if (g === undefined || !(g.data instanceof Float32Array)) throw new RangeError(`model returned no float32 "${gradName(p.name)}"`);
+    gradParams[p.name] = g.data;
+  }
+  return { gradInput: m.stage === 0 ? undefined : out["grad_x"], gradParams };
+};
+
 /** A stage whose activations live in a pool worker between forward and backward. */
 export class ResidentStage {
   private loaded: Promise<void> | undefined;
@@ -31,6 +42,11 @@ export class ResidentStage {
     this.fwd = `${key}:fwd`;
     this.bwd = `${key}:bwd`;
     this.key = key;
+  }
+
+  /** The pool key of this stage's forward model: colocate with it to run beside the stage. */
+  get colocation(): string {
+    return this.fwd;
   }
 
   /** Stash ids are per stage, so stages sharing a pool may use the same microbatch names. */
@@ -89,13 +105,25 @@ export class ResidentStage {
     }
     const names = [...(m.stage === 0 ? [] : ["grad_x"]), ...m.params.map((p) => gradName(p.name))];
     const out = await this.pool.run(this.bwd, feeds, names, { use: { stash: this.id(stash), release: true }, ...(pre === undefined ? {} : { preallocated: pre }) });
-    const gradParams: Record<string, Float32Array> = {};
-    for (const p of m.params) {
-      const g = out[gradName(p.name)];
-      if (g === undefined || !(g.data instanceof Float32Array)) throw new RangeError(`model returned no float32 "${gradName(p.name)}"`);
-      gradParams[p.name] = g.data;
-    }
-    return { gradInput: m.stage === 0 ? undefined : out["grad_x"], gradParams };
+    return gradsOf(m, out);
+  }
+
+  /**
+   * The last stage's whole step in one run when it recomputes its activations: the loss and the
+   * gradients, with nothing kept between runs (the same bytes as forward then backward).
+   */
+  async step(params: Params, input: Tensor, targets: Tensor): Promise<BackwardResult & { readonly loss: number }> {
+    const m = this.models;
+    if (m.targets === undefined || m.activations !== "recompute") throw new RangeError(`step needs the last stage built with recomputed activations (stage ${m.stage})`);
+    await this.load();
+    const feeds = paramFeeds(m.params, params);
+    feeds[m.input.name] = sameShape(m.input.name, m.input.shape, input);
+    feeds[m.targets.name] = sameShape(m.targets.name, m.targets.shape, targets);
+    const names = [...(m.stage === 0 ? [] : ["grad_x"]), ...m.params.map((p) => gradName(p.name)), m.output.name];
+    const out = await this.pool.run(this.bwd, feeds, names);
+    const loss = out[m.output.name];
+    if (loss === undefined) throw new RangeError(`model returned no "${m.output.name}"`);
+    return { ...gradsOf(m, out), loss: Number(loss.data[0]) };
   }
 
   /** Frees a stash whose backward will not run (its microbatch was reissued or dropped). */

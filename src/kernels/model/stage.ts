@@ -33,7 +33,11 @@ export type StageModels = {
   readonly saved: readonly TensorSpec[];
   /** Inputs: params, input, targets? Outputs: output, saved... */
   readonly forward: EmittedModel;
-  /** Inputs: params, input, targets?, grad_y (non-last), saved... Outputs: grad_x (non-first), grad.<param>... */
+  /**
+   * Inputs: params, input, targets?, grad_y (non-last), saved... Outputs: grad_x (non-first),
+   * grad.<param>..., and on a last stage that recomputes its activations also "loss" (so one run is
+   * the whole fused step: no forward run, nothing kept between runs).
+   */
   readonly backward: EmittedModel;
 };
 
@@ -74,6 +78,7 @@ export const buildStage = (c: GptConfig, s: number, opts: StageOptions = {}): St
   const fwdOuts: Record<string, Sym> = { [outName]: y };
   for (const v of saved) fwdOuts[symName(v)] = v;
   const bwdFeeds = [...fwdFeeds, ...(last ? [] : [seed]), ...saved];
+  const bwdOuts = last && activations === "recompute" ? { ...gradOuts, loss: y } : gradOuts;
   return {
     config: c,
     stage: s,
@@ -84,7 +89,7 @@ export const buildStage = (c: GptConfig, s: number, opts: StageOptions = {}): St
     output: spec(outName, y),
     saved: saved.map((v) => spec(symName(v), v)),
     forward: emitModel(t.g, fwdFeeds, fwdOuts, `stage${s}_forward`),
-    backward: emitModel(t.g, bwdFeeds, gradOuts, `stage${s}_backward`),
+    backward: emitModel(t.g, bwdFeeds, bwdOuts, `stage${s}_backward`),
   };
 };
 

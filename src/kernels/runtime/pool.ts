@@ -5,10 +5,11 @@
 import { Worker } from "node:worker_threads";
 import { Effect, type Scope } from "effect";
 import { KernelFailed, kernelFailed } from "./errors.js";
-import { buffersOf, type ModelInfo, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import type { StepReport } from "../optim/adamw.js";
+import { buffersOf, type ModelInfo, type OptimizerSpec, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import type { Tensor } from "./tensor.js";
 
-export type { ModelInfo } from "./protocol.js";
+export type { ModelInfo, OptimizerSpec } from "./protocol.js";
 
 /** Options for KernelPool.create. */
 export type PoolOptions = {
@@ -56,6 +57,7 @@ export class KernelPool {
   private closed = false;
   private readonly placement = new Map<string, { slot: Slot; info: ModelInfo }>();
   private readonly stashes = new Map<string, Slot>();
+  private readonly optimizers = new Map<string, Slot>();
 
   private constructor(
     private readonly slots: readonly Slot[],
@@ -177,6 +179,36 @@ export class KernelPool {
       bySlot.set(slot, [...(bySlot.get(slot) ?? []), id]);
     }
     await Promise.all([...bySlot].map(([slot, ids]) => this.send(slot, { op: "drop", id: this.nextId++, stashes: ids }, [])));
+  }
+
+  /**
+   * One AdamW step in a worker: `params` (flat, its tensors back to back) is updated in place from
+   * `grads` (summed over `microbatches`, averaged in the worker) at rate `lr`. The optimizer's
+   * moments live in that worker under `key`, created from `create` on the first step, beside the
+   * model `colocate` when given. Both arrays are copied to the worker, so the caller may reuse
+   * them at once; `params` receives the result when the step returns.
+   */
+  async optimize(key: string, step: { readonly params: Float32Array; readonly grads: Float32Array; readonly microbatches: number; readonly lr: number; readonly create: OptimizerSpec; readonly colocate?: string }): Promise<StepReport> {
+    let slot = this.optimizers.get(key);
+    const create = slot === undefined ? step.create : undefined;
+    if (slot === undefined) {
+      slot = (step.colocate === undefined ? undefined : this.placement.get(step.colocate)?.slot) ?? [...this.slots].sort((a, b) => a.models - b.models)[0];
+      if (slot === undefined) throw kernelFailed("worker", "pool has no workers");
+      this.optimizers.set(key, slot);
+    }
+    const r = await this.send(slot, { op: "optimize", id: this.nextId++, key, create, params: step.params, grads: step.grads, microbatches: step.microbatches, lr: step.lr }, []);
+    const out = r.outputs?.["params"]?.data;
+    if (!(out instanceof Float32Array) || out.length !== step.params.length || r.report === undefined) throw kernelFailed("worker", "optimize reply without parameters");
+    step.params.set(out);
+    return r.report;
+  }
+
+  /** Forgets the optimizer under `key` (its moments are lost). */
+  async forget(key: string): Promise<void> {
+    const slot = this.optimizers.get(key);
+    if (slot === undefined) return;
+    this.optimizers.delete(key);
+    await this.send(slot, { op: "forget", id: this.nextId++, key }, []);
   }
 
   /** Stashes kept in the workers right now. */

@@ -1,7 +1,8 @@
 // Messages between a KernelPool and its worker threads. Tensors travel as {dims, data}; their
 // ArrayBuffers go in the transfer list when the caller allows it, so nothing is copied.
-import type { Tensor } from "./tensor.js";
+import type { AdamWConfig, StepReport } from "../optim/adamw.js";
 import type { KernelFailed } from "./errors.js";
+import type { Tensor } from "./tensor.js";
 
 /** Requests a worker understands; `id` pairs a reply with its request. */
 export type WorkerRequest =
@@ -18,6 +19,19 @@ export type WorkerRequest =
       /** Take missing feeds from this stash; release it after the run when `release`. */
       readonly use?: StashUse | undefined;
     }
+  | {
+      readonly op: "optimize";
+      readonly id: number;
+      readonly key: string;
+      /** The optimizer to create under `key` on first use. */
+      readonly create: OptimizerSpec | undefined;
+      /** Flat parameters (all tensors back to back, in the spec's order) and their summed gradients over `microbatches`. */
+      readonly params: Float32Array;
+      readonly grads: Float32Array;
+      readonly microbatches: number;
+      readonly lr: number;
+    }
+  | { readonly op: "forget"; readonly id: number; readonly key: string }
   | { readonly op: "unload"; readonly id: number; readonly key: string }
   | { readonly op: "drop"; readonly id: number; readonly stashes: readonly string[] };
 
@@ -26,6 +40,9 @@ export type StashKeep = { readonly id: string; readonly outputs: readonly string
 
 /** A stash a run reads its missing feeds from; `release` frees it (and recycles its buffers) after the run. */
 export type StashUse = { readonly id: string; readonly release: boolean };
+
+/** An AdamW kept in a worker: the sizes of the tensors of its flat vector, its hyperparameters, and which tensors decay. */
+export type OptimizerSpec = { readonly sizes: readonly number[]; readonly config: AdamWConfig; readonly decay: readonly boolean[] };
 
 /** What a worker learned about a loaded model. */
 export type ModelInfo = {
@@ -36,7 +53,7 @@ export type ModelInfo = {
 
 /** Replies; a failure carries the KernelFailed reason and message (errors do not cross threads). */
 export type WorkerReply =
-  | { readonly id: number; readonly ok: true; readonly info?: ModelInfo; readonly outputs?: Record<string, Tensor> }
+  | { readonly id: number; readonly ok: true; readonly info?: ModelInfo; readonly outputs?: Record<string, Tensor>; readonly report?: StepReport }
   | { readonly id: number; readonly ok: false; readonly reason: KernelFailed["reason"]; readonly message: string };
 
 /** The distinct ArrayBuffers behind a set of tensors (a buffer listed twice breaks postMessage). */

@@ -2,6 +2,7 @@
 // event loop, preallocates statically shaped float outputs and transfers results back; keeps
 // stashed tensors for later runs on this worker and recycles their buffers.
 import { parentPort } from "node:worker_threads";
+import { AdamW } from "../optim/adamw.js";
 import { KernelFailed } from "./errors.js";
 import { buffersOf, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import { KernelSession } from "./session.js";
@@ -13,6 +14,13 @@ if (port === null) throw new Error("kernel worker must run in a worker thread");
 const sessions = new Map<string, KernelSession>();
 const recycler = new Recycler();
 const stashes = new Stashes(recycler);
+const optimizers = new Map<string, AdamW>();
+
+/** Consecutive views of `flat`, one per size. */
+const split = (flat: Float32Array, sizes: readonly number[]): Float32Array[] => {
+  let at = 0;
+  return sizes.map((n) => flat.subarray(at, (at += n)));
+};
 
 const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> => {
   switch (req.op) {
@@ -25,6 +33,26 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
     case "unload": {
       await sessions.get(req.key)?.release();
       sessions.delete(req.key);
+      return { reply: { id: req.id, ok: true }, transfer: [] };
+    }
+    case "optimize": {
+      let opt = optimizers.get(req.key);
+      if (opt === undefined) {
+        if (req.create === undefined) throw new KernelFailed({ reason: "unknown-model", message: `no optimizer "${req.key}" on this worker` });
+        opt = new AdamW(req.create.sizes, req.create.config, req.create.decay);
+        optimizers.set(req.key, opt);
+      }
+      const total = opt.sizes.reduce((a, b) => a + b, 0);
+      if (req.params.length !== total || req.grads.length !== total) throw new KernelFailed({ reason: "bad-tensor", message: `optimizer "${req.key}" steps ${total} values, got ${req.params.length} parameters and ${req.grads.length} gradients` });
+      const g = req.grads;
+      const n = req.microbatches;
+      // The mean over the microbatches, rounded to float32 like every other gradient buffer.
+      if (n > 1) for (let i = 0; i < g.length; i++) g[i] = (g[i] as number) / n;
+      const report = opt.step(split(req.params, opt.sizes), split(g, opt.sizes), req.lr);
+      return { reply: { id: req.id, ok: true, outputs: { params: { dims: [total], data: req.params } }, report }, transfer: [req.params.buffer as ArrayBuffer] };
+    }
+    case "forget": {
+      optimizers.delete(req.key);
       return { reply: { id: req.id, ok: true }, transfer: [] };
     }
     case "drop": {
