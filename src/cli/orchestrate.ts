@@ -147,6 +147,7 @@ export const registerOrchestrate = (program: Command): void => {
     .option("--lease-ticks <n>", `a lease not completed after this many ticks is reissued (default ${d.leaseTicks})`)
     .option("--heartbeat-timeout-ticks <n>", `a miner silent this many ticks is timed out (default ${d.heartbeatTimeoutTicks})`)
     .option("--sync", "synchronous schedule: one lease in flight, fp32, no bottleneck, no merges")
+    .option("--pause-merges", "hold a stage's work while it merges (default: training overlaps merges; each miner adopts merged + its progress since)")
     .option("--tick-ms <n>", "milliseconds between recorded clock ticks", "100")
     .option("--json", "print the final summary as one JSON line on stdout")
     .action(async (f: Flags) => {

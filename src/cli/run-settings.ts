@@ -38,6 +38,7 @@ export const RunFile = Schema.Struct({
   leaseTicks: Schema.optionalKey(Int),
   heartbeatTimeoutTicks: Schema.optionalKey(Int),
   sync: Schema.optionalKey(Schema.Boolean),
+  pauseMerges: Schema.optionalKey(Schema.Boolean),
 });
 export type RunFile = typeof RunFile.Type;
 
@@ -48,6 +49,7 @@ export const RUN_DEFAULTS: Required<Omit<RunFile, "inFlight">> = {
   seed: 1, steps: 120, stages: 3, layers: DEFAULT_CONFIG.nLayer, dModel: DEFAULT_CONFIG.dModel, heads: DEFAULT_CONFIG.nHead,
   seq: DEFAULT_CONFIG.seq, batch: DEFAULT_CONFIG.batch, bottleneck: 3, quant: "int8", lr: DEFAULT_TRAIN.lr, warmup: DEFAULT_TRAIN.warmup,
   mergeEvery: DEFAULT_MERGE_EVERY, partitions: 8, microbatchesPerStep: 1, leaseTicks: 600, heartbeatTimeoutTicks: 50, sync: false,
+  pauseMerges: false,
 };
 
 /** Reads and validates a run file. */
@@ -95,6 +97,7 @@ export const flagSettings = (f: Readonly<Record<string, unknown>>): RunFile => {
   if (f["quant"] !== undefined) out.quant = f["quant"] as RunFile["quant"];
   if (f["lr"] !== undefined) out.lr = Number(f["lr"]);
   if (f["sync"] === true) out.sync = true;
+  if (f["pauseMerges"] === true) out.pauseMerges = true;
   return out;
 };
 
@@ -122,6 +125,7 @@ export const settingsOf = (file: RunFile, flags: RunFile): SwarmSettings => {
     seed: s.seed, microbatches: s.steps, gpt, quant: sync ? "fp32" : s.quant, lr: s.lr, warmup: s.warmup, sync,
     mergeEvery: s.mergeEvery, partitions: s.partitions, microbatchesPerStep: s.microbatchesPerStep, leaseTicks: s.leaseTicks,
     heartbeatTimeoutTicks: s.heartbeatTimeoutTicks, ...(s.inFlight === undefined ? {} : { maxInFlight: s.inFlight }),
+    overlapMerges: !s.pauseMerges,
   };
 };
 

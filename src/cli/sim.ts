@@ -14,7 +14,7 @@ import { UsageError } from "./run-settings.js";
 type Flags = {
   miners: string; stages: string; steps: string; microbatches?: string; seed: string; batch: string; seq: string; dModel: string; layers: string;
   heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; partitions: string; inFlight?: string; lr: string; killMiner: string[];
-  dropout: string; sync?: boolean; outerLr?: string; outerMomentum?: string; log?: string; json?: string; nats?: string; evalEvery: string; workers: string; threads: string; tickMs: string;
+  dropout: string; sync?: boolean; pauseMerges?: boolean; outerLr?: string; outerMomentum?: string; log?: string; json?: string; nats?: string; evalEvery: string; workers: string; threads: string; tickMs: string;
 };
 
 const int = (name: string, v: string, min = 1): number => {
@@ -52,6 +52,7 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
     lr,
     sync,
     mergeEvery: int("merge-every", f.mergeEvery),
+    overlapMerges: f.pauseMerges !== true,
     partitions: int("partitions", f.partitions),
     ...(f.inFlight === undefined ? {} : { maxInFlight: int("in-flight", f.inFlight) }),
     ...(outer === undefined ? {} : { outer }),
@@ -103,6 +104,7 @@ export const registerSim = (program: Command): void => {
     .option("--outer-momentum <x>", "outer Nesterov momentum (with --outer-lr; default 0.9)")
     .option("--partitions <n>", "Butterfly All-Reduce partitions per merge", "8")
     .option("--in-flight <n>", "microbatch leases in flight (default: one per stage)")
+    .option("--pause-merges", "hold a stage's work while it merges (default: training overlaps merges; each miner adopts merged + its progress since)")
     .option("--kill-miner <ID@STEP>", "kill miner ID (index or //MinerK) after STEP completed microbatches (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--dropout <p>", "per clock tick, the probability each miner dies (it rejoins ~3 s later)", "0")
     .option("--sync", "synchronous schedule: one miner per stage, fp32, no bottleneck, one lease in flight (equals `swarmline train`)")

@@ -24,6 +24,9 @@ describe("run settings", () => {
     expect(s.quant).toBe("fp16");
     expect(s.gpt).toMatchObject({ stages: 2, dModel: 64, nLayer: RUN_DEFAULTS.layers, bottleneck: null });
     expect(s.seed).toBe(RUN_DEFAULTS.seed);
+    expect(s.overlapMerges).toBe(true); // training overlaps merges unless told otherwise
+    expect(settingsOf(f, flagSettings({ pauseMerges: true })).overlapMerges).toBe(false);
+    expect(settingsOf(readRunFile(file("pause.json", JSON.stringify({ pauseMerges: true }))), {}).overlapMerges).toBe(false);
   });
 
   it("names an unknown key of the run file and lists the allowed ones", () => {

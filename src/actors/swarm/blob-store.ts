@@ -50,6 +50,9 @@ export const memoryBlobStore = (): BlobStore & { readonly size: () => number } =
 /** The little-endian bytes of a float32 vector (a copy). */
 export const f32ToBytes = (x: Float32Array): Uint8Array => new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 
+/** The bytes of a float32 vector as a view (no copy): only for vectors nobody changes while the bytes are in use. */
+export const f32View = (x: Float32Array): Uint8Array => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+
 /** A float32 vector from bytes (a copy; throws on a length that is not a multiple of 4). */
 export const bytesToF32 = (b: Uint8Array): Float32Array => {
   if (b.byteLength % 4 !== 0) throw new RangeError(`${b.byteLength} bytes is not a float32 vector`);

@@ -11,12 +11,11 @@ import { poolRun, type LocalRun } from "../../kernels/model/local-run.js";
 import { ResidentStage } from "../../kernels/model/resident.js";
 import { StageRunner, wholeLoss } from "../../kernels/model/runner.js";
 import { buildStage, buildWhole, type WholeModels } from "../../kernels/model/stage.js";
-import { AdamW } from "../../kernels/optim/adamw.js";
-import type { KernelPool } from "../../kernels/runtime/pool.js";
+import type { KernelPool, OptimizerSpec } from "../../kernels/runtime/pool.js";
 import type { Tensor } from "../../kernels/runtime/tensor.js";
-import { type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter } from "../../machines/protocol/index.js";
+import { adoptPartition, type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter } from "../../machines/protocol/index.js";
 import type { ReduceTask } from "../../machines/worker/index.js";
-import { blobRef, type BlobStore, bytesToF32, f32ToBytes, getF32 } from "./blob-store.js";
+import { blobRef, type BlobStore, bytesToF32, f32ToBytes, f32View, getF32 } from "./blob-store.js";
 import { type StageLayout, stageLayout, swarmLr, type SwarmModel, viewsOf } from "./model.js";
 
 /** The stage models of one run in one process, built once and run on the shared pool. */
@@ -108,6 +107,9 @@ let minerComputes = 0;
 /** Microbatches a deferred step may accumulate before it is taken anyway (bounds staleness when a miner is never drained). */
 export const MAX_DEFERRED = 4;
 
+/** Merge snapshots a miner keeps at most (one merge per stage is open at a time; older ones were abandoned). */
+const MAX_OPEN_MERGES = 2;
+
 /** One miner's stage state. */
 export class MinerCompute {
   readonly layout: StageLayout;
@@ -115,7 +117,9 @@ export class MinerCompute {
   private params: Record<string, Float32Array>;
   private readonly gradFlat: Float32Array;
   private readonly grads: Record<string, Float32Array>;
-  private readonly opt: AdamW;
+  /** The AdamW this miner steps with; its moments live in the pool worker of its stage (off the main thread). */
+  private readonly optSpec: OptimizerSpec;
+  private optSteps = 0;
   /**
    * Leases whose forward is kept in the pool worker until their backward: the input, the saved
    * activations, and the weights the forward ran with (PipeDream's weight stashing: local steps may
@@ -130,6 +134,8 @@ export class MinerCompute {
   /** Distinguishes this miner's stashes from those of other miners sharing the process's pool. */
   private readonly tag = `mc${(minerComputes += 1)}`;
   private accumulated = 0;
+  /** The weights sent to each open merge (its base when the merge overlaps training). */
+  private readonly sent = new Map<string, Float32Array>();
 
   constructor(
     private readonly kernels: StageKernels,
@@ -143,7 +149,11 @@ export class MinerCompute {
     this.gradFlat = new Float32Array(this.layout.size);
     this.grads = viewsOf(this.layout, this.gradFlat);
     const o = model.optim;
-    this.opt = new AdamW(this.layout.specs.map((p) => p.shape.reduce((a, b) => a * b, 1)), { lr: o.lr, weightDecay: o.weightDecay, clipNorm: o.clipNorm }, this.layout.specs.map((p) => p.shape.length >= 2));
+    this.optSpec = {
+      sizes: this.layout.specs.map((p) => p.shape.reduce((a, b) => a * b, 1)),
+      config: { lr: o.lr, weightDecay: o.weightDecay, clipNorm: o.clipNorm },
+      decay: this.layout.specs.map((p) => p.shape.length >= 2),
+    };
     this.resident = kernels.resident(stage);
   }
 
@@ -208,15 +218,13 @@ export class MinerCompute {
   }
 
   /** Last stage: forward with the targets, the loss, and backward at once. */
-  async lastStage(lease: string, b: number, wire: Uint8Array | null): Promise<{ loss: number; tokens: number; grad: Wire | null }> {
+  async lastStage(b: number, wire: Uint8Array | null): Promise<{ loss: number; tokens: number; grad: Wire | null }> {
     const input = this.input(b, wire);
     const { targets } = datasetBatch(this.corpus, this.model, b);
-    const id = this.stash(lease);
-    const loss = await this.resident.forward(id, this.params, input, targets);
-    const bw = await this.resident.backward(id);
+    const bw = await this.resident.step(this.params, input, targets);
     this.accumulate(bw.gradParams);
     return {
-      loss: Number(loss.data[0]),
+      loss: bw.loss,
       tokens: this.model.gpt.batch * this.model.gpt.seq,
       grad: bw.gradInput === undefined ? null : toWire(this.model.gpt, bw.gradInput, this.model.quant),
     };
@@ -244,45 +252,77 @@ export class MinerCompute {
    * the accumulator is cleared. Returns the microbatches stepped over: 0 when nothing was
    * accumulated or the step is deferred (optim.deferWhileInFlight, at most MAX_DEFERRED).
    */
-  step(globalStep: number): number {
+  async step(globalStep: number): Promise<number> {
     const n = this.accumulated;
     if (n === 0) return 0;
     // Deferred while a lease of ours awaits its backward: that backward then runs through the
     // current weights (no stale gradient lands on newer weights); overlapping leases accumulate.
     if (this.model.optim.deferWhileInFlight === true && this.kept.size + this.starting.size > 0 && n < MAX_DEFERRED) return 0;
-    if (n > 1) for (let i = 0; i < this.gradFlat.length; i++) this.gradFlat[i] = (this.gradFlat[i] as number) / n;
-    const order = this.layout.specs.map((p) => p.name);
-    this.opt.step(order.map((k) => this.params[k] as Float32Array), order.map((k) => this.grads[k] as Float32Array), localStepLr(this.model, this.opt.steps, globalStep));
+    const lr = localStepLr(this.model, this.optSteps, globalStep);
+    // The step runs in the stage's pool worker on copies taken now; the accumulator restarts at once.
+    const done = this.kernels.pool.optimize(this.tag, { params: this.flat, grads: this.gradFlat, microbatches: n, lr, create: this.optSpec, ...(process.env.OPTW ? {} : { colocate: this.resident.colocation }) });
     this.gradFlat.fill(0);
     this.accumulated = 0;
+    this.optSteps += 1;
+    await done;
     return n;
   }
 
-  /** Cuts a snapshot of the weights into `count` partitions and stores each; their refs in order. */
-  async putPartitions(blobs: BlobStore, count: number): Promise<string[]> {
-    const snap = this.flat.slice();
-    return Promise.all(partitionBounds(snap.length, count).map((q) => blobs.put(f32ToBytes(snap.subarray(q.start, q.end)))));
-  }
-
-  /** Stores the full weights; resolves to their ref. */
-  putWeights(blobs: BlobStore): Promise<string> {
-    return blobs.put(f32ToBytes(this.flat));
+  /** Forgets this miner's optimizer in the pool worker (the miner is gone). */
+  release(): Promise<void> {
+    return this.kernels.pool.forget(this.tag);
   }
 
   /**
-   * Adopts accepted partitions (by content hash; under an outer rule the parameter half of each
-   * result); skipped ones keep this miner's values.
+   * A copy of the weights to send to merge `merge`, kept as the merge's base until it is applied
+   * (overlapped merges). Synchronous: the caller stores it (putPartitions) off the compute queue.
    */
-  async applyResults(blobs: BlobStore, results: readonly (string | null)[], outer = false): Promise<void> {
-    const parts = partitionBounds(this.flat.length, results.length);
-    const got = await Promise.all(results.map((h) => (h === null ? Promise.resolve(undefined) : getF32(blobs, h))));
-    parts.forEach((q, i) => {
-      const r = got[i];
-      const x = r === undefined ? undefined : resultParams(r, q.end - q.start, outer);
-      if (x !== undefined) this.flat.set(x, q.start);
+  snapshot(merge: string): Float32Array {
+    const snap = this.flat.slice();
+    this.sent.set(merge, snap);
+    while (this.sent.size > MAX_OPEN_MERGES) this.sent.delete(this.sent.keys().next().value as string);
+    return snap;
+  }
+
+  /**
+   * Adopts merge `merge`'s accepted partitions (`got`: each one's parameters from fetchResults, or
+   * undefined when skipped: this miner's values stay). With `overlap`, a miner that sent to the
+   * merge keeps its progress since: result + (weights now − weights sent) (adoptPartition).
+   * Returns the weights its WeightsLoaded names: its new weights, or when overlapped the merge's
+   * consensus (what a joiner starts from).
+   */
+  adopt(merge: string, got: readonly (Float32Array | undefined)[], overlap: boolean): Float32Array {
+    const base = overlap ? this.sent.get(merge) : undefined;
+    this.sent.delete(merge);
+    partitionBounds(this.flat.length, got.length).forEach((q, i) => {
+      const x = got[i];
+      if (x === undefined || x.length !== q.end - q.start) return;
+      adoptPartition(this.flat, q.start, x, base);
+      base?.set(x, q.start);
     });
+    // Overlapped, the sent snapshot with the results written in is the merge's consensus: the same
+    // bytes for every sender whose partitions were all accepted, so the stage stores it once.
+    return base ?? this.flat.slice();
   }
 }
+
+/** Stores a weight snapshot cut into `count` partitions; their refs in order. `snap` must not change meanwhile. */
+export const putPartitions = (blobs: BlobStore, snap: Float32Array, count: number): Promise<string[]> =>
+  Promise.all(partitionBounds(snap.length, count).map((q) => blobs.put(f32View(snap.subarray(q.start, q.end)))));
+
+/**
+ * The parameters of each accepted partition of a merge of a `size`-value stage (by content hash;
+ * under an outer rule the parameter half of the result); undefined for skipped partitions and
+ * results of the wrong size.
+ */
+export const fetchResults = async (blobs: BlobStore, size: number, results: readonly (string | null)[], outer: boolean): Promise<(Float32Array | undefined)[]> => {
+  const parts = partitionBounds(size, results.length);
+  return Promise.all(results.map(async (h, i) => {
+    const q = parts[i];
+    if (h === null || q === undefined) return undefined;
+    return resultParams(await getF32(blobs, h), q.end - q.start, outer);
+  }));
+};
 
 /**
  * Learning rate of a miner's step: the run's warmup + cosine schedule at global step `global`,
@@ -305,7 +345,7 @@ export const localStepLr = (model: SwarmModel, local: number, global: number): n
  */
 export const reducePartition = async (blobs: BlobStore, task: ReduceTask): Promise<string> => {
   const data = await Promise.all(task.contributors.map(async (c) => ({ miner: c.miner, samples: Math.max(1, c.samples), data: bytesToF32((await blobs.get(c.ref)) ?? new Uint8Array(0)) })));
-  return blobs.put(f32ToBytes(reduceResult(data, await outerBasis(blobs, task))));
+  return blobs.put(f32View(reduceResult(data, await outerBasis(blobs, task))));
 };
 
 /** What an outer step starts from: the previous result's parameters and momentum, or the initial weights' slice. */

@@ -10,8 +10,8 @@ import { type Effect as WorkerEffect, type WorkerDraft, type WorkerEvent, worker
 import type { EventLogShape } from "../eventlog/service.js";
 import type { Hotkey } from "../identity/index.js";
 import type { DataChannel } from "../nats/data-channel.js";
-import { type BlobStore, getF32 } from "./blob-store.js";
-import { MinerCompute, reducePartition, type StageKernels } from "./compute.js";
+import { type BlobStore, f32View, getF32 } from "./blob-store.js";
+import { fetchResults, MinerCompute, putPartitions, reducePartition, type StageKernels } from "./compute.js";
 import type { FeedItem, RunFeed } from "./feed.js";
 import { Mailbox } from "./mailbox.js";
 import { readModel, type SwarmModel } from "./model.js";
@@ -138,7 +138,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
               mail.hold(out.ref, out.bytes, w.lease);
               send({ type: "forward.done", lease: w.lease, stage: w.stage, ref: out.ref, bytes: out.bytes.length });
             } else {
-              const r = await c.lastStage(w.lease, w.batch, wire);
+              const r = await c.lastStage(w.batch, wire);
               if (r.grad !== null) mail.hold(r.grad.ref, r.grad.bytes, w.lease);
               send({ type: "loss.done", lease: w.lease, stage: w.stage, loss: r.loss, tokens: r.tokens, ref: r.grad?.ref ?? "", bytes: r.grad?.bytes.length ?? 0 });
             }
@@ -168,24 +168,26 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         const globalStep = Math.floor(view.counters.completed / per);
         queue.push(PRIO.control, async () => {
           // A deferred step (compute.step returns 0) records nothing; the next one covers its microbatches.
-          const n = compute?.step(globalStep) ?? 0;
+          const n = (await compute?.step(globalStep)) ?? 0;
           if (n > 0) send({ type: "step.done", step: p.step, microbatches: n });
         });
         return;
       }
       case "sendPartitions": {
         const p = e.params;
+        // The snapshot is taken in turn with this miner's compute; storing it does not hold the queue.
         queue.push(PRIO.control, async () => {
           const c = compute;
           if (c === undefined) return;
-          const refs = await c.putPartitions(o.blobs, p.partitions);
-          const bounds = refs.map((_, i) => i);
-          const size = c.layout.size;
-          const bytes = bounds.reduce((s, i) => {
-            const len = Math.floor(size / refs.length) + (i < size % refs.length ? 1 : 0);
-            return s + len * 4 * (p.reducers[i] ?? []).filter((r) => r !== me).length;
-          }, 0);
-          send({ type: "partitions.sent", merge: p.merge, refs, bytes });
+          const snap = c.snapshot(p.merge);
+          void putPartitions(o.blobs, snap, p.partitions).then((refs) => {
+            const size = snap.length;
+            const bytes = refs.reduce((s, _, i) => {
+              const len = Math.floor(size / refs.length) + (i < size % refs.length ? 1 : 0);
+              return s + len * 4 * (p.reducers[i] ?? []).filter((r) => r !== me).length;
+            }, 0);
+            send({ type: "partitions.sent", merge: p.merge, refs, bytes });
+          }, fail);
         });
         return;
       }
@@ -206,13 +208,16 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
       }
       case "applyMerge": {
         const p = e.params;
-        queue.push(PRIO.control, async () => {
-          const c = compute;
-          if (c === undefined) return;
-          await c.applyResults(o.blobs, p.results, p.outer);
-          const ref = await c.putWeights(o.blobs);
-          send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref });
-        });
+        const c = compute;
+        if (c === undefined) return;
+        // Results are fetched and the new weights stored off the compute queue; only the adoption
+        // itself takes a turn in it.
+        void fetchResults(o.blobs, c.layout.size, p.results, p.outer).then((got) => {
+          queue.push(PRIO.control, async () => {
+            const w = c.adopt(p.merge, got, p.overlap);
+            void o.blobs.put(f32View(w)).then((ref) => send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref }), fail);
+          });
+        }, fail);
         return;
       }
     }
@@ -246,6 +251,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
       queue.stop();
       actor.stop();
       await stopData().catch(() => undefined);
+      await compute?.release().catch(() => undefined);
       finish();
     })());
 

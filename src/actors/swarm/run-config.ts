@@ -33,6 +33,8 @@ export interface SwarmSettings {
   readonly localWarmup?: boolean;
   /** Defer a miner's step while its leases await backwards (default true; see MinerCompute.step). */
   readonly deferWhileInFlight?: boolean;
+  /** Keep training while a stage merges (default true; see Schedule.overlapMerges). */
+  readonly overlapMerges?: boolean;
 }
 
 /** Backward passes per stage between merges when not given (measured: see scheduleOf). */
@@ -78,6 +80,7 @@ export const scheduleOf = (s: SwarmSettings, model: SwarmModel): Schedule => {
     mergeGatherTicks: 50,
     mergeDeadlineTicks: 200,
     microbatchesPerStep: sync ? 1 : Math.max(1, s.microbatchesPerStep ?? 1),
+    overlapMerges: !sync && s.overlapMerges !== false,
   };
 };
 

@@ -9,7 +9,11 @@ export const MinerJoined = defineEvent("MinerJoined", 1, Schema.Struct({ through
 export const StageAssigned = defineEvent("StageAssigned", 1, Schema.Struct({
   miner: Schema.String, stage: Schema.Int, weights: Schema.String, epoch: Schema.Int,
 }));
-/** By a miner: it holds `stage`'s weights `ref` (content hash) as of merge epoch `epoch`. */
+/**
+ * By a miner: it holds `stage`'s weights `ref` (content hash) as of merge epoch `epoch`. After a
+ * merge that overlapped training, `ref` is the merge's consensus (its accepted results, the
+ * miner's sent values where skipped); the miner holds that plus what it learned meanwhile.
+ */
 export const WeightsLoaded = defineEvent("WeightsLoaded", 1, Schema.Struct({ stage: Schema.Int, epoch: Schema.Int, ref: Schema.String }));
 /** By a miner that was silent for heartbeatEveryTicks: alive, with its queue and throughput (routing inputs). */
 export const HeartbeatSent = defineEvent("HeartbeatSent", 1, Schema.Struct({ queue: Schema.Int, throughput: Schema.Number }));

@@ -5,8 +5,8 @@ import { defineEvent } from "../registry.js";
 
 const Count = Schema.Int;
 
-/** Schedule constants: every timeout and threshold the orchestrator decides by, in ticks or counts. */
-export const Schedule = Schema.Struct({
+/** Schedule constants of v1 and v2 runs. */
+export const ScheduleV1 = Schema.Struct({
   /** Microbatches the run trains on in total. */
   totalMicrobatches: Count,
   /** Dataset batches in one pass over the data (microbatch k reads batchFor(seed, k, datasetBatches)). */
@@ -34,6 +34,14 @@ export const Schedule = Schema.Struct({
   /** Microbatches a miner accumulates per local optimizer step. */
   microbatchesPerStep: Count,
 });
+
+/**
+ * Schedule constants: every timeout and threshold the orchestrator decides by, in ticks or counts,
+ * and whether training goes on while a stage merges (v3). Overlapped: leases keep flowing and each
+ * miner adopts a merge as result + (its weights now − the snapshot it sent), so the pipeline never
+ * drains for a merge; not overlapped (every v1/v2 run): a merging stage holds its work.
+ */
+export const Schedule = Schema.Struct({ ...ScheduleV1.fields, overlapMerges: Schema.Boolean });
 export type Schedule = typeof Schedule.Type;
 
 /** One pipeline stage: its flattened parameter count and its initial weights (content reference). */
@@ -49,7 +57,7 @@ export const SwarmRunStartedV1 = Schema.Struct({
   /** Model configuration, opaque to the protocol (the kernels read it). */
   model: Schema.Unknown,
   stages: Schema.Array(StageSpec),
-  schedule: Schedule,
+  schedule: ScheduleV1,
 });
 
 /**
@@ -64,11 +72,15 @@ export type OuterStep = typeof OuterStep.Type;
 
 /** v2: v1 plus the merge's optional outer step. */
 export const SwarmRunStartedV2 = Schema.Struct({ ...SwarmRunStartedV1.fields, outer: Schema.optionalKey(OuterStep) });
-export type SwarmRunConfig = typeof SwarmRunStartedV2.Type;
+/** v3: v2 with the schedule's overlapMerges. */
+export const SwarmRunStartedV3 = Schema.Struct({ ...SwarmRunStartedV2.fields, schedule: Schedule });
+export type SwarmRunConfig = typeof SwarmRunStartedV3.Type;
 
 /** v1 runs merged by plain averaging: they upcast to v2 with no outer step. */
-export const SwarmRunStartedV1Def = defineEvent("SwarmRunStarted", 1, SwarmRunStartedV1, (p): SwarmRunConfig => p);
-export const SwarmRunStarted = defineEvent("SwarmRunStarted", 2, SwarmRunStartedV2);
+export const SwarmRunStartedV1Def = defineEvent("SwarmRunStarted", 1, SwarmRunStartedV1, (p): typeof SwarmRunStartedV2.Type => p);
+/** v1 and v2 runs paused a stage's work while it merged: they upcast to v3 with overlapMerges false. */
+export const SwarmRunStartedV2Def = defineEvent("SwarmRunStarted", 2, SwarmRunStartedV2, (p): SwarmRunConfig => ({ ...p, schedule: { ...p.schedule, overlapMerges: false } }));
+export const SwarmRunStarted = defineEvent("SwarmRunStarted", 3, SwarmRunStartedV3);
 /** The orchestrator's logical clock: time enters decisions only through these (a core fact). */
 export { ClockTicked } from "../schemas/core.js";
 /** Every microbatch was completed. */

@@ -113,6 +113,23 @@ export const resultParams = (x: Float32Array, length: number, outer: boolean): F
   x.length === (outer ? 2 : 1) * length ? x.subarray(0, length) : undefined;
 
 /**
+ * Adopts an accepted partition result into a miner's weights `w` at `start`. Without a snapshot
+ * the result replaces the values. With `base` (the full weights the miner sent to this merge, when
+ * training overlapped the merge) the miner keeps what it learned meanwhile: result + (w − base),
+ * elementwise, rounded to float32 once.
+ */
+export const adoptPartition = (w: Float32Array, start: number, result: Float32Array, base: Float32Array | undefined): void => {
+  if (base === undefined) {
+    w.set(result, start);
+    return;
+  }
+  for (let i = 0; i < result.length; i++) {
+    const j = start + i;
+    w[j] = (result[i] as number) + ((w[j] as number) - (base[j] as number));
+  }
+};
+
+/**
  * A 128-bit non-cryptographic digest of bytes (four multiply-xor lanes), hex. The pure simulator
  * uses it as the result hash; real hosts use sha256 from the injected CryptoSuite.
  */

@@ -5,6 +5,6 @@ export { pickPeer, routeWeight, type PeerLoad } from "./routing.js";
 export { batchFor, permute } from "./data.js";
 export { assignReducers, chooseExtraReducer, partitionBounds, REDUCERS_PER_PARTITION, type Partition } from "./partitions.js";
 export {
-  digestBytes, f32Bytes, outerStep, packOuter, reduceResult, resultParams, unpackOuter, weightedAverage, type Contribution, type OuterBasis, type OuterRule,
+  adoptPartition, digestBytes, f32Bytes, outerStep, packOuter, reduceResult, resultParams, unpackOuter, weightedAverage, type Contribution, type OuterBasis, type OuterRule,
 } from "./average.js";
 export { mergeTraffic, type MergeTraffic } from "./traffic.js";

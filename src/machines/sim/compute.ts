@@ -1,7 +1,7 @@
 // The sim's seam to numerics: `ComputeModel` is what a host implements with real kernels (ORT GPT
 // stages, the codec, optimizers, Object Store blobs); `fakeCompute` is a pure, deterministic
 // stand-in whose weights really change and really get averaged, so merges are exercised for real.
-import { digestBytes, f32Bytes, type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter, xoshiro128 } from "../protocol/index.js";
+import { adoptPartition, digestBytes, f32Bytes, type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter, xoshiro128 } from "../protocol/index.js";
 import type { Effect, ReduceTask } from "../worker/index.js";
 
 type Params<T extends Effect["type"]> = Extract<Effect, { type: T }>["params"];
@@ -64,6 +64,8 @@ export const initialWeights = (seed: string, stage: number, n: number): Float32A
 export const fakeCompute = (o: FakeComputeOptions, blobs: BlobStore): ComputeModel & { weights: (miner: string) => Float32Array | undefined } => {
   const weights = new Map<string, Float32Array>();
   const steps = new Map<string, number>();
+  /** The weights each miner sent to each merge (by "miner|merge"), the base of an overlapped adoption. */
+  const sent = new Map<string, Float32Array>();
   const wire = o.wireBytes ?? 64;
   const nudge = (miner: string, stage: number, lease: string) => {
     const w = weights.get(miner);
@@ -87,6 +89,7 @@ export const fakeCompute = (o: FakeComputeOptions, blobs: BlobStore): ComputeMod
     step: (m) => { steps.set(m, (steps.get(m) ?? 0) + 1); },
     sendPartitions: (m, p) => {
       const w = weights.get(m) ?? new Float32Array(o.params[p.stage] ?? 1);
+      sent.set(`${m}|${p.merge}`, w.slice());
       const parts = partitionBounds(w.length, p.partitions);
       const refs = parts.map((q) => blobs.put(w.slice(q.start, q.end)));
       const bytes = parts.reduce((s, q, i) => s + (q.end - q.start) * 4 * (p.reducers[i] ?? []).filter((r) => r !== m).length, 0);
@@ -105,13 +108,15 @@ export const fakeCompute = (o: FakeComputeOptions, blobs: BlobStore): ComputeMod
     },
     applyMerge: (m, p) => {
       const w = weights.get(m) ?? initialWeights(o.seed, p.stage, o.params[p.stage] ?? 1);
+      const base = p.overlap ? sent.get(`${m}|${p.merge}`) : undefined;
       const parts = partitionBounds(w.length, p.results.length);
       parts.forEach((q, i) => {
         const h = p.results[i];
         const got = h === null || h === undefined ? undefined : blobs.get(h);
         const x = got === undefined ? undefined : resultParams(got, q.end - q.start, p.outer);
-        if (x !== undefined) w.set(x, q.start);
+        if (x !== undefined) adoptPartition(w, q.start, x, base);
       });
+      sent.delete(`${m}|${p.merge}`);
       weights.set(m, w);
       return blobs.put(w);
     },

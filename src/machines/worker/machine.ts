@@ -47,6 +47,8 @@ export const workerMachine = setup({
   guards: {
     /** The merge that completed is this stage's current one. */
     isCurrentMerge: ({ context, event }) => event.type === "merge.completed" && event.merge === context.merge,
+    /** The run trains on while a stage merges. */
+    overlaps: ({ context }) => R.overlapsMerges(context),
   },
 }).createMachine({
   id: "stageWorker",
@@ -106,7 +108,12 @@ export const workerMachine = setup({
     },
     merging: {
       initial: "exchanging",
-      on: { "work.arrived": { actions: react((c, e: Ev<"work.arrived">) => R.hold(c, e.work)) } },
+      on: {
+        "work.arrived": [
+          { guard: "overlaps", actions: react((c, e: Ev<"work.arrived">) => R.onWork(c, e.work)) },
+          { actions: react((c, e: Ev<"work.arrived">) => R.hold(c, e.work)) },
+        ],
+      },
       states: {
         exchanging: {
           on: { "merge.completed": { guard: "isCurrentMerge", target: "loading", actions: react(R.onMergeCompleted) } },

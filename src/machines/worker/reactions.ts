@@ -65,7 +65,7 @@ export const onWork = (ctx: WorkerContext, w: Work): Reaction => {
   return { context, effects: [effect] };
 };
 
-/** Holds work while the stage merges. */
+/** Holds work while the stage merges (unless merges overlap training). */
 export const hold = (ctx: WorkerContext, w: Work): Reaction => none(produce(ctx, (d) => { d.held.push(w); }));
 
 const finished = (ctx: WorkerContext): WorkerContext => produce(ctx, (d) => { d.pending = Math.max(0, d.pending - 1); });
@@ -131,7 +131,16 @@ export const onReduceDone = (ctx: WorkerContext, e: Ev<"reduce.done">): Reaction
 export const onMergeCompleted = (ctx: WorkerContext, e: Ev<"merge.completed">): Reaction =>
   ctx.stage === null
     ? none(ctx)
-    : { context: ctx, effects: [{ type: "applyMerge", params: { merge: e.merge, stage: ctx.stage, epoch: e.epoch, results: e.results, outer: ctx.view.config?.outer !== undefined } }] };
+    : {
+        context: ctx,
+        effects: [{
+          type: "applyMerge",
+          params: { merge: e.merge, stage: ctx.stage, epoch: e.epoch, results: e.results, outer: ctx.view.config?.outer !== undefined, overlap: overlapsMerges(ctx) },
+        }],
+      };
+
+/** Training goes on while the stage merges (Schedule.overlapMerges). */
+export const overlapsMerges = (ctx: WorkerContext): boolean => ctx.view.config?.schedule.overlapMerges === true;
 
 /** Back to training: the merge is over and the held work is requested in arrival order. */
 export const resume = (ctx: WorkerContext): Reaction => {

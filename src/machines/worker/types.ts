@@ -111,4 +111,4 @@ export type Effect =
    * Adopt accepted partitions (by hash; under an outer rule, the parameter half of each result);
    * keep own values for skipped ones. Reply weights.loaded.
    */
-  | { readonly type: "applyMerge"; readonly params: { readonly merge: string; readonly stage: number; readonly epoch: number; readonly results: readonly (string | null)[]; readonly outer: boolean } };
+  | { readonly type: "applyMerge"; readonly params: { readonly merge: string; readonly stage: number; readonly epoch: number; readonly results: readonly (string | null)[]; readonly outer: boolean; readonly overlap: boolean } };

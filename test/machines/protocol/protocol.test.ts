@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  adoptPartition,
   assignReducers, batchFor, chooseExtraReducer, digestBytes, f32Bytes, mergeTraffic, partitionBounds, permute, pickPeer,
   rngFor, weightedAverage, xoshiro128,
 } from "../../../src/machines/protocol/index.js";
@@ -139,5 +140,28 @@ describe("merge traffic", () => {
       expect(sent).toBeCloseTo(2, 2);
       expect(received).toBeLessThan(3.01);
     }
+  });
+});
+
+describe("adopting a merge result", () => {
+  it("replaces the partition when training paused, and keeps the progress since the snapshot when it overlapped", () => {
+    const result = Float32Array.of(10, 20);
+    const paused = Float32Array.of(1, 2, 3, 4);
+    adoptPartition(paused, 1, result, undefined);
+    expect([...paused]).toEqual([1, 10, 20, 4]);
+    // Sent 2 and 3 at the merge's start; trained on to 2.5 and 2 meanwhile.
+    const base = Float32Array.of(1, 2, 3, 4);
+    const now = Float32Array.of(1, 2.5, 2, 4);
+    adoptPartition(now, 1, result, base);
+    expect([...now]).toEqual([1, 10.5, 19, 4]);
+  });
+
+  it("lands every overlapped miner of a stage at the same point when none trained during the merge", () => {
+    fc.assert(fc.property(fc.array(fc.float({ noNaN: true, min: -4, max: 4 }), { minLength: 1, maxLength: 40 }), (xs) => {
+      const w = Float32Array.from(xs);
+      const merged = Float32Array.from(xs, (x) => x / 2);
+      adoptPartition(w, 0, merged, w.slice());
+      expect([...w].map((v) => v + 0)).toEqual([...merged].map((v) => v + 0)); // equal values (a -0 may come back +0)
+    }));
   });
 });

@@ -41,9 +41,9 @@ describe("swarm properties", () => {
     }), runs);
   });
 
-  it("loses no microbatch and counts none twice under random deaths and rejoins", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 6 }), fc.double({ min: 0, max: 0.04, noNaN: true }), fc.integer({ min: 2, max: 12 }), (seed, dropout, rejoinAfter) => {
-      const o = simOptions({ miners: miners(7).map((m) => ({ ...m, rejoinAfter })), dropout, maxTicks: 600 }, { totalMicrobatches: 24 });
+  it("loses no microbatch and counts none twice under random deaths and rejoins, with merges paused or overlapped", () => {
+    fc.assert(fc.property(fc.string({ maxLength: 6 }), fc.double({ min: 0, max: 0.04, noNaN: true }), fc.integer({ min: 2, max: 12 }), fc.boolean(), (seed, dropout, rejoinAfter, overlapMerges) => {
+      const o = simOptions({ miners: miners(7).map((m) => ({ ...m, rejoinAfter })), dropout, maxTicks: 600 }, { totalMicrobatches: 24, overlapMerges });
       const r = simulate({ ...o, config: { ...o.config, seed } });
       const s = r.schedule;
       expect(s.violations).toEqual([]);
@@ -54,5 +54,22 @@ describe("swarm properties", () => {
       expect(s.completed).toBe(24);
       expect(auditDecisions(r.log)).toEqual([]);
     }), { numRuns: 10 });
+  });
+
+  it("keeps leasing while a stage merges only when merges overlap training", () => {
+    const leasesDuringMerges = (overlapMerges: boolean): number => {
+      const { log } = simulate(simOptions({ maxTicks: 400 }, { totalMicrobatches: 40, overlapMerges }));
+      let merging = 0;
+      let leased = 0;
+      for (const f of log) {
+        if (f.type === "MergeStarted" && f.payload.stage === 0) merging += 1;
+        if (f.type === "MergeCompleted" && f.payload.stage === 0) merging -= 1;
+        if (f.type === "MicrobatchLeased" && merging > 0) leased += 1;
+      }
+      expect(log.filter((f) => f.type === "MergeCompleted").length).toBeGreaterThan(0);
+      return leased;
+    };
+    expect(leasesDuringMerges(false)).toBe(0);
+    expect(leasesDuringMerges(true)).toBeGreaterThan(0);
   });
 });

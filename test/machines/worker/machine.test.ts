@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { SwarmFact } from "../../../src/events/swarm/index.js";
 import { evolve, initialState, type OrchestratorState } from "../../../src/machines/orchestrator/index.js";
 import { type Effect, workerMachine } from "../../../src/machines/worker/index.js";
-import { config, LogBuilder } from "../orchestrator/gwt.js";
+import { config, LogBuilder, ORCH } from "../orchestrator/gwt.js";
 
 /** A worker fed from a LogBuilder; its effects are collected, its published facts appended as its own. */
 const harness = (me: string) => {
@@ -64,6 +64,30 @@ describe("stage worker machine", () => {
     h.feed();
     const fwd = h.published().find((f) => f.type === "ActivationsForwarded");
     expect(fwd?.type === "ActivationsForwarded" && fwd.payload).toMatchObject({ lease: lease.id, stage: 0, to: "b", ref: "act0", bytes: 64 });
+  });
+
+  it("holds work while its stage merges, unless merges overlap training", () => {
+    const forwardsWhileMerging = (overlapMerges: boolean): number => {
+      const h = harness("a");
+      h.log.run({ type: "StartRun", config: config({ mergeEvery: 0, bMin: 0, maxInFlight: 2, heartbeatTimeoutTicks: 100, overlapMerges }, 1) });
+      h.feed();
+      h.log.run({ type: "Advance" });
+      h.feed();
+      h.actor.send({ type: "weights.loaded", stage: 0, epoch: 0, ref: "w0" });
+      h.feed();
+      h.log.join("b"); // a second miner of stage 0: the merge starts at once (mergeEvery 0)
+      h.log.run({ type: "Advance" });
+      h.log.run({ type: "Advance" });
+      h.feed();
+      expect(h.actor.getSnapshot().value).toEqual({ merging: "exchanging" });
+      h.effects.length = 0;
+      const next = h.log.facts.reduce(evolve, initialState()).nextMicrobatch;
+      h.log.add(ORCH, "MicrobatchLeased", { microbatch: next, batch: 3, attempt: 0, miner: "a", expires: 50 }); // a lease arrives mid-merge
+      h.feed();
+      return h.effects.filter((e) => e.type === "lastStage").length;
+    };
+    expect(forwardsWhileMerging(false)).toBe(0);
+    expect(forwardsWhileMerging(true)).toBeGreaterThan(0);
   });
 
   it("stops for good when it is timed out or kicked", () => {

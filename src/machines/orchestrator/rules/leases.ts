@@ -48,7 +48,8 @@ export const pipelineReady = (s: OrchestratorState): boolean => s.stages.every((
 export const leases: Rule = (s, { config, nextId }) => {
   const sch = config.schedule;
   if (s.done || Object.keys(s.leases).length >= sch.maxInFlight || !pipelineReady(s)) return undefined;
-  if (s.stages[0]?.phase !== "training") return undefined; // stage 0 is merging: its miners are busy
+  // A merging stage 0 holds its work unless merges overlap training.
+  if (s.stages[0]?.phase !== "training" && !sch.overlapMerges) return undefined;
   const retry = s.retry[0];
   if (retry === undefined && s.nextMicrobatch >= sch.totalMicrobatches) return undefined;
   const mb = retry ?? { microbatch: s.nextMicrobatch, batch: batchFor(config.seed, s.nextMicrobatch, sch.datasetBatches), attempt: 0 };
