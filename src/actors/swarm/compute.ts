@@ -8,10 +8,10 @@ import { batch, type BatchShape } from "../../kernels/data/batches.js";
 import type { Corpus } from "../../kernels/data/corpus.js";
 import { boundaryShape, boundaryWireDims, type GptConfig } from "../../kernels/model/config.js";
 import { poolRun, type LocalRun } from "../../kernels/model/local-run.js";
-import { ResidentStage } from "../../kernels/model/resident.js";
+import { type ParamSource, ResidentStage } from "../../kernels/model/resident.js";
 import { StageRunner, wholeLoss } from "../../kernels/model/runner.js";
 import { buildStage, buildWhole, type WholeModels } from "../../kernels/model/stage.js";
-import type { KernelPool, OptimizerSpec } from "../../kernels/runtime/pool.js";
+import type { KernelPool, OptimizerSpec, ParamSetSpec } from "../../kernels/runtime/pool.js";
 import type { Tensor } from "../../kernels/runtime/tensor.js";
 import { adoptPartition, type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter } from "../../machines/protocol/index.js";
 import type { ReduceTask } from "../../machines/worker/index.js";
@@ -110,14 +110,16 @@ export const MAX_DEFERRED = 4;
 /** Merge snapshots a miner keeps at most (one merge per stage is open at a time; older ones were abandoned). */
 const MAX_OPEN_MERGES = 2;
 
-/** One miner's stage state. */
+/**
+ * One miner's stage state. Its weights, summed gradients and AdamW moments live in a parameter set
+ * in the pool worker that runs its stage (KernelPool.setParams), so only boundary tensors cross
+ * threads per microbatch; this side keeps the bookkeeping (leases in flight, microbatches since
+ * the last step, merge snapshots) and fetches the weights only to merge or evaluate them.
+ */
 export class MinerCompute {
   readonly layout: StageLayout;
-  private flat: Float32Array;
-  private params: Record<string, Float32Array>;
-  private readonly gradFlat: Float32Array;
-  private readonly grads: Record<string, Float32Array>;
-  /** The AdamW this miner steps with; its moments live in the pool worker of its stage (off the main thread). */
+  private readonly setSpec: ParamSetSpec;
+  /** The AdamW this miner steps with (created in the worker on its first step). */
   private readonly optSpec: OptimizerSpec;
   private optSteps = 0;
   /**
@@ -131,9 +133,11 @@ export class MinerCompute {
   private readonly starting = new Set<string>();
   private readonly cancelled = new Set<string>();
   private readonly resident: ResidentStage;
-  /** Distinguishes this miner's stashes from those of other miners sharing the process's pool. */
+  /** Names this miner's parameter set and stashes among those of other miners sharing the process's pool. */
   private readonly tag = `mc${(minerComputes += 1)}`;
+  private readonly source: ParamSource;
   private accumulated = 0;
+  private loaded = false;
   /** The weights sent to each open merge (its base when the merge overlaps training). */
   private readonly sent = new Map<string, Float32Array>();
 
@@ -144,10 +148,7 @@ export class MinerCompute {
     readonly stage: number,
   ) {
     this.layout = stageLayout(model.gpt, stage);
-    this.flat = new Float32Array(this.layout.size);
-    this.params = viewsOf(this.layout, this.flat);
-    this.gradFlat = new Float32Array(this.layout.size);
-    this.grads = viewsOf(this.layout, this.gradFlat);
+    this.setSpec = { tensors: this.layout.specs.map((p) => ({ name: p.name, dims: p.shape })) };
     const o = model.optim;
     this.optSpec = {
       sizes: this.layout.specs.map((p) => p.shape.reduce((a, b) => a * b, 1)),
@@ -155,26 +156,24 @@ export class MinerCompute {
       decay: this.layout.specs.map((p) => p.shape.length >= 2),
     };
     this.resident = kernels.resident(stage);
+    this.source = { resident: this.tag };
   }
 
   get last(): boolean {
     return this.stage === this.model.gpt.stages - 1;
   }
 
-  /** A copy of the current weights. */
-  weights(): Float32Array {
-    return this.flat.slice();
+  /** A copy of the weights as of the work queued before this call; undefined before the first load. */
+  async weights(): Promise<Float32Array | undefined> {
+    return this.loaded ? this.kernels.pool.getParams(this.tag) : undefined;
   }
 
-  /** Parameters by name (views: copy before handing them to anything that keeps them). */
-  paramViews(): Readonly<Record<string, Float32Array>> {
-    return this.params;
-  }
-
-  /** Replaces the weights (a joiner's load; optimizer state starts fresh only if `fresh`). */
-  setWeights(w: Float32Array): void {
+  /** Replaces the weights (a joiner's load, an adopted merge); the optimizer moments stay. */
+  async setWeights(w: Float32Array): Promise<void> {
     if (w.length !== this.layout.size) throw new RangeError(`stage ${this.stage} weights have ${w.length} values, expected ${this.layout.size}`);
-    this.flat.set(w);
+    await this.resident.ready();
+    await this.kernels.pool.setParams(this.tag, this.setSpec, w, { colocate: this.resident.colocation });
+    this.loaded = true;
   }
 
   /** Leases with activations still held. */
@@ -188,15 +187,6 @@ export class MinerCompute {
     return fromWire(this.model.gpt, wire);
   }
 
-  private accumulate(g: Readonly<Record<string, Float32Array>>): void {
-    for (const p of this.layout.specs) {
-      const dst = this.grads[p.name] as Float32Array;
-      const src = g[p.name] as Float32Array;
-      for (let i = 0; i < dst.length; i++) dst[i] = (dst[i] as number) + (src[i] as number);
-    }
-    this.accumulated += 1;
-  }
-
   private stash(lease: string): string {
     return `${this.tag}:${lease}`;
   }
@@ -204,11 +194,11 @@ export class MinerCompute {
   /** Forward of a non-final stage; keeps what backward needs (in the worker). */
   async forward(lease: string, b: number, wire: Uint8Array | null): Promise<Wire> {
     const input = this.input(b, wire);
-    // The weights are snapshotted when the call is posted to the worker (this queue runs one job at a time).
+    // The stash copies the weights this forward runs with (this queue runs one job at a time).
     this.starting.add(lease);
     let y: Tensor;
     try {
-      y = await this.resident.forward(this.stash(lease), this.params, input);
+      y = await this.resident.forward(this.stash(lease), this.source, input);
     } finally {
       this.starting.delete(lease);
     }
@@ -217,12 +207,12 @@ export class MinerCompute {
     return toWire(this.model.gpt, y, this.model.quant);
   }
 
-  /** Last stage: forward with the targets, the loss, and backward at once. */
+  /** Last stage: forward with the targets, the loss, and backward at once (gradients summed in the worker). */
   async lastStage(b: number, wire: Uint8Array | null): Promise<{ loss: number; tokens: number; grad: Wire | null }> {
     const input = this.input(b, wire);
     const { targets } = datasetBatch(this.corpus, this.model, b);
-    const bw = await this.resident.step(this.params, input, targets);
-    this.accumulate(bw.gradParams);
+    const bw = await this.resident.step(this.source, input, targets, { accumulate: this.tag });
+    this.accumulated += 1;
     return {
       loss: bw.loss,
       tokens: this.model.gpt.batch * this.model.gpt.seq,
@@ -233,9 +223,9 @@ export class MinerCompute {
   /** Backward of a non-final stage from the downstream gradient; frees the lease's activations. */
   async backward(lease: string, gradWire: Uint8Array): Promise<Wire | null> {
     if (!this.kept.has(lease)) throw new Error(`no activations kept for lease ${lease}`);
-    const bw = await this.resident.backward(this.stash(lease), { gradOutput: fromWire(this.model.gpt, gradWire) });
+    const bw = await this.resident.backward(this.stash(lease), { gradOutput: fromWire(this.model.gpt, gradWire), accumulate: this.tag });
     this.kept.delete(lease);
-    this.accumulate(bw.gradParams);
+    this.accumulated += 1;
     return bw.gradInput === undefined ? null : toWire(this.model.gpt, bw.gradInput, this.model.quant);
   }
 
@@ -259,26 +249,23 @@ export class MinerCompute {
     // current weights (no stale gradient lands on newer weights); overlapping leases accumulate.
     if (this.model.optim.deferWhileInFlight === true && this.kept.size + this.starting.size > 0 && n < MAX_DEFERRED) return 0;
     const lr = localStepLr(this.model, this.optSteps, globalStep);
-    // The step runs in the stage's pool worker on copies taken now; the accumulator restarts at once.
-    const done = this.kernels.pool.optimize(this.tag, { params: this.flat, grads: this.gradFlat, microbatches: n, lr, create: this.optSpec, ...(process.env.OPTW ? {} : { colocate: this.resident.colocation }) });
-    this.gradFlat.fill(0);
     this.accumulated = 0;
     this.optSteps += 1;
-    await done;
+    await this.kernels.pool.optimize(this.tag, { microbatches: n, lr, create: this.optSpec });
     return n;
   }
 
-  /** Forgets this miner's optimizer in the pool worker (the miner is gone). */
+  /** Forgets this miner's weights, gradients and optimizer in the pool worker (the miner is gone). */
   release(): Promise<void> {
-    return this.kernels.pool.forget(this.tag);
+    return this.kernels.pool.forgetParams(this.tag);
   }
 
   /**
    * A copy of the weights to send to merge `merge`, kept as the merge's base until it is applied
-   * (overlapped merges). Synchronous: the caller stores it (putPartitions) off the compute queue.
+   * (overlapped merges). The caller stores it (putPartitions) off the compute queue.
    */
-  snapshot(merge: string): Float32Array {
-    const snap = this.flat.slice();
+  async snapshot(merge: string): Promise<Float32Array> {
+    const snap = await this.kernels.pool.getParams(this.tag);
     this.sent.set(merge, snap);
     while (this.sent.size > MAX_OPEN_MERGES) this.sent.delete(this.sent.keys().next().value as string);
     return snap;
@@ -291,18 +278,20 @@ export class MinerCompute {
    * Returns the weights its WeightsLoaded names: its new weights, or when overlapped the merge's
    * consensus (what a joiner starts from).
    */
-  adopt(merge: string, got: readonly (Float32Array | undefined)[], overlap: boolean): Float32Array {
+  async adopt(merge: string, got: readonly (Float32Array | undefined)[], overlap: boolean): Promise<Float32Array> {
     const base = overlap ? this.sent.get(merge) : undefined;
     this.sent.delete(merge);
-    partitionBounds(this.flat.length, got.length).forEach((q, i) => {
+    const flat = await this.kernels.pool.getParams(this.tag);
+    partitionBounds(flat.length, got.length).forEach((q, i) => {
       const x = got[i];
       if (x === undefined || x.length !== q.end - q.start) return;
-      adoptPartition(this.flat, q.start, x, base);
+      adoptPartition(flat, q.start, x, base);
       base?.set(x, q.start);
     });
+    await this.setWeights(flat);
     // Overlapped, the sent snapshot with the results written in is the merge's consensus: the same
     // bytes for every sender whose partitions were all accepted, so the stage stores it once.
-    return base ?? this.flat.slice();
+    return base ?? flat;
   }
 }
 

@@ -14,7 +14,7 @@ import { type BlobStore, f32View, getF32 } from "./blob-store.js";
 import { fetchResults, MinerCompute, putPartitions, reducePartition, type StageKernels } from "./compute.js";
 import type { FeedItem, RunFeed } from "./feed.js";
 import { Mailbox } from "./mailbox.js";
-import { readModel, type SwarmModel } from "./model.js";
+import { readModel, type SwarmModel, viewsOf } from "./model.js";
 import { WorkQueue } from "./work-queue.js";
 import { openWriter, type ActorWriter } from "./writer.js";
 
@@ -40,10 +40,10 @@ export interface MinerHost {
   readonly session: string;
   /** Its stage once assigned. */
   stage(): number | null;
-  /** Its stage weights right now (a copy), once loaded. */
-  weights(): Float32Array | undefined;
-  /** Its parameters by name (copies), once loaded. */
-  params(): Record<string, Float32Array> | undefined;
+  /** Its stage weights (a copy) as of the work queued so far, once loaded. */
+  weights(): Promise<Float32Array | undefined>;
+  /** Its parameters by name (views of one copy), once loaded. */
+  params(): Promise<Record<string, Float32Array> | undefined>;
   /** Leaves gracefully (MinerLeft), then stops. */
   leave(reason: string): Promise<void>;
   /** Dies: stops at once without a word, as a crashed process would. */
@@ -179,7 +179,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         queue.push(PRIO.control, async () => {
           const c = compute;
           if (c === undefined) return;
-          const snap = c.snapshot(p.merge);
+          const snap = await c.snapshot(p.merge);
           void putPartitions(o.blobs, snap, p.partitions).then((refs) => {
             const size = snap.length;
             const bytes = refs.reduce((s, _, i) => {
@@ -201,7 +201,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         queue.push(PRIO.control, async () => {
           const m = modelOf();
           compute ??= new MinerCompute(o.kernels(m), m, o.corpus, p.stage);
-          compute.setWeights(await getF32(o.blobs, p.ref));
+          await compute.setWeights(await getF32(o.blobs, p.ref));
           send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref: p.ref });
         });
         return;
@@ -214,7 +214,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         // itself takes a turn in it.
         void fetchResults(o.blobs, c.layout.size, p.results, p.outer).then((got) => {
           queue.push(PRIO.control, async () => {
-            const w = c.adopt(p.merge, got, p.overlap);
+            const w = await c.adopt(p.merge, got, p.overlap);
             void o.blobs.put(f32View(w)).then((ref) => send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref }), fail);
           });
         }, fail);
@@ -259,10 +259,11 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
     id: me,
     session,
     stage: () => compute?.stage ?? null,
-    weights: () => compute?.weights(),
-    params: () => {
-      const v = compute?.paramViews();
-      return v === undefined ? undefined : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x.slice()]));
+    weights: async () => compute?.weights(),
+    params: async () => {
+      const c = compute;
+      const w = await c?.weights();
+      return c === undefined || w === undefined ? undefined : viewsOf(c.layout, w);
     },
     leave: async (reason) => {
       send({ type: "leave", reason });

@@ -159,11 +159,15 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     // Validation of the composed model: one live miner per stage (lowest index).
     const vb = valBatches(corpus, model, o.evalBatches ?? 8);
     const curve: [number, number][] = [];
-    const composed = (): Record<string, Float32Array> | undefined => {
+    const composed = async (): Promise<Record<string, Float32Array> | undefined> => {
       const out: Record<string, Float32Array> = {};
       for (let s = 0; s < model.gpt.stages; s++) {
-        const h = [...hosts.entries()].sort((a, b) => a[0] - b[0]).map(([, x]) => x).find((x) => x.stage() === s && x.params() !== undefined);
-        const p = h?.params();
+        let p: Record<string, Float32Array> | undefined;
+        for (const [, h] of [...hosts.entries()].sort((a, b) => a[0] - b[0])) {
+          if (h.stage() !== s) continue;
+          p = await h.params().catch(() => undefined); // a miner killed meanwhile: try the next one
+          if (p !== undefined) break;
+        }
         if (p === undefined) return undefined;
         Object.assign(out, p);
       }
@@ -171,10 +175,11 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     };
     let evals: Promise<void> = Promise.resolve();
     const evaluateAt = (tokens: number): void => {
+      // The weights are read when the evaluation is asked for (in the workers' order), evaluated in turn.
       const params = composed();
-      if (params === undefined) return;
       evals = evals.then(async () => {
-        curve.push([tokens, await validationBpb(kernels, params, vb)]);
+        const p = await params;
+        if (p !== undefined) curve.push([tokens, await validationBpb(kernels, p, vb)]);
       }).catch(onError);
     };
     const every = o.evalEvery ?? 50;
@@ -201,7 +206,8 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     const secs = (performance.now() - started) / 1000;
     const params = composed();
     await evals;
-    if (params !== undefined) curve.push([final.counters.tokens, await validationBpb(kernels, params, vb)]);
+    const last = await params;
+    if (last !== undefined) curve.push([final.counters.tokens, await validationBpb(kernels, last, vb)]);
     // Let miners record their last facts, then read the log as it stands.
     for (const h of hosts.values()) await h.leave("run completed").catch(onError);
     hosts.clear();

@@ -15,6 +15,11 @@ const sameShape = (name: string, want: readonly number[], t: Tensor): Tensor => 
   return t;
 };
 
+/** Where a run's parameters come from: arrays sent with it, or a parameter set kept in the worker (KernelPool.setParams). */
+export type ParamSource = Params | { readonly resident: string };
+
+const isResident = (p: ParamSource): p is { readonly resident: string } => typeof (p as { resident?: unknown }).resident === "string";
+
 /** A backward run's gradients by parameter, and grad_x on stages after the first. */
 const gradsOf = (m: StageModels, out: Readonly<Record<string, Tensor>>): BackwardResult => {
   const gradParams: Record<string, Float32Array> = {};
@@ -49,6 +54,28 @@ export class ResidentStage {
     return this.fwd;
   }
 
+  /** The models' load, done once (runs load on demand; parameter sets colocate with a loaded model). */
+  ready(): Promise<void> {
+    return this.load();
+  }
+
+  /** Input (and targets) feeds, with the parameters unless they come from a parameter set. */
+  private feeds(params: ParamSource, input: Tensor, targets: Tensor | undefined): Record<string, Tensor> {
+    const m = this.models;
+    const feeds = isResident(params) ? {} : paramFeeds(m.params, params);
+    feeds[m.input.name] = sameShape(m.input.name, m.input.shape, input);
+    if (m.targets !== undefined) {
+      if (targets === undefined) throw new RangeError(`stage ${m.stage} is the last stage: targets are required`);
+      feeds[m.targets.name] = sameShape(m.targets.name, m.targets.shape, targets);
+    }
+    return feeds;
+  }
+
+  /** Parameter-gradient outputs summed into parameter set `set` (output name -> parameter name). */
+  private sums(set: string): { readonly set: string; readonly outputs: Record<string, string> } {
+    return { set, outputs: Object.fromEntries(this.models.params.map((p) => [gradName(p.name), p.name])) };
+  }
+
   /** Stash ids are per stage, so stages sharing a pool may use the same microbatch names. */
   private id(stash: string): string {
     return `${this.key}/${stash}`;
@@ -66,17 +93,13 @@ export class ResidentStage {
    * Runs the forward and keeps what backward needs under `stash` (unique among live stashes of the
    * stage); returns the boundary output, or the scalar loss on the last stage.
    */
-  async forward(stash: string, params: Params, input: Tensor, targets?: Tensor): Promise<Tensor> {
+  async forward(stash: string, params: ParamSource, input: Tensor, targets?: Tensor): Promise<Tensor> {
     await this.load();
     const m = this.models;
-    const feeds = paramFeeds(m.params, params);
-    feeds[m.input.name] = sameShape(m.input.name, m.input.shape, input);
-    if (m.targets !== undefined) {
-      if (targets === undefined) throw new RangeError(`stage ${m.stage} is the last stage: targets are required`);
-      feeds[m.targets.name] = sameShape(m.targets.name, m.targets.shape, targets);
-    }
+    const feeds = this.feeds(params, input, targets);
     const out = await this.pool.run(this.fwd, feeds, [m.output.name], {
-      keep: { stash: this.id(stash), outputs: m.saved.map((s) => s.name), feeds: Object.keys(feeds) },
+      keep: { stash: this.id(stash), outputs: m.saved.map((s) => s.name), feeds: [...new Set([...m.params.map((p) => p.name), ...Object.keys(feeds)])] },
+      ...(isResident(params) ? { params: params.resident } : {}),
     });
     const y = out[m.output.name];
     if (y === undefined) throw new RangeError(`model returned no "${m.output.name}"`);
@@ -85,9 +108,10 @@ export class ResidentStage {
 
   /**
    * Runs the backward of the forward kept under `stash` and frees it. `gradOutput` is required
-   * except on the last stage; `into` are optional gradient buffers to write into.
+   * except on the last stage; `into` are optional gradient buffers to write into; with
+   * `accumulate` the parameter gradients are summed into that parameter set and not returned.
    */
-  async backward(stash: string, opts: { readonly gradOutput?: Tensor; readonly into?: GradBuffers } = {}): Promise<BackwardResult> {
+  async backward(stash: string, opts: { readonly gradOutput?: Tensor; readonly into?: GradBuffers; readonly accumulate?: string } = {}): Promise<BackwardResult> {
     await this.load();
     const m = this.models;
     const feeds: Record<string, Tensor> = {};
@@ -104,26 +128,32 @@ export class ResidentStage {
       }
     }
     const names = [...(m.stage === 0 ? [] : ["grad_x"]), ...m.params.map((p) => gradName(p.name))];
-    const out = await this.pool.run(this.bwd, feeds, names, { use: { stash: this.id(stash), release: true }, ...(pre === undefined ? {} : { preallocated: pre }) });
-    return gradsOf(m, out);
+    const out = await this.pool.run(this.bwd, feeds, names, {
+      use: { stash: this.id(stash), release: true },
+      ...(pre === undefined ? {} : { preallocated: pre }),
+      ...(opts.accumulate === undefined ? {} : { accumulate: this.sums(opts.accumulate) }),
+    });
+    return opts.accumulate === undefined ? gradsOf(m, out) : { gradInput: m.stage === 0 ? undefined : out["grad_x"], gradParams: {} };
   }
 
   /**
    * The last stage's whole step in one run when it recomputes its activations: the loss and the
-   * gradients, with nothing kept between runs (the same bytes as forward then backward).
+   * gradients, with nothing kept between runs (the same bytes as forward then backward). With
+   * `accumulate`, the parameter gradients are summed into that parameter set and not returned.
    */
-  async step(params: Params, input: Tensor, targets: Tensor): Promise<BackwardResult & { readonly loss: number }> {
+  async step(params: ParamSource, input: Tensor, targets: Tensor, opts: { readonly accumulate?: string } = {}): Promise<BackwardResult & { readonly loss: number }> {
     const m = this.models;
     if (m.targets === undefined || m.activations !== "recompute") throw new RangeError(`step needs the last stage built with recomputed activations (stage ${m.stage})`);
     await this.load();
-    const feeds = paramFeeds(m.params, params);
-    feeds[m.input.name] = sameShape(m.input.name, m.input.shape, input);
-    feeds[m.targets.name] = sameShape(m.targets.name, m.targets.shape, targets);
     const names = [...(m.stage === 0 ? [] : ["grad_x"]), ...m.params.map((p) => gradName(p.name)), m.output.name];
-    const out = await this.pool.run(this.bwd, feeds, names);
+    const out = await this.pool.run(this.bwd, this.feeds(params, input, targets), names, {
+      ...(isResident(params) ? { params: params.resident } : {}),
+      ...(opts.accumulate === undefined ? {} : { accumulate: this.sums(opts.accumulate) }),
+    });
     const loss = out[m.output.name];
     if (loss === undefined) throw new RangeError(`model returned no "${m.output.name}"`);
-    return { ...gradsOf(m, out), loss: Number(loss.data[0]) };
+    const grads = opts.accumulate === undefined ? gradsOf(m, out) : { gradInput: m.stage === 0 ? undefined : out["grad_x"], gradParams: {} };
+    return { ...grads, loss: Number(loss.data[0]) };
   }
 
   /** Frees a stash whose backward will not run (its microbatch was reissued or dropped). */

@@ -6,10 +6,10 @@ import { Worker } from "node:worker_threads";
 import { Effect, type Scope } from "effect";
 import { KernelFailed, kernelFailed } from "./errors.js";
 import type { StepReport } from "../optim/adamw.js";
-import { buffersOf, type ModelInfo, type OptimizerSpec, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { buffersOf, type ModelInfo, type OptimizerSpec, type ParamSetSpec, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import type { Tensor } from "./tensor.js";
 
-export type { ModelInfo, OptimizerSpec } from "./protocol.js";
+export type { ModelInfo, OptimizerSpec, ParamSetSpec } from "./protocol.js";
 
 /** Options for KernelPool.create. */
 export type PoolOptions = {
@@ -41,6 +41,10 @@ export type RunOptions = {
    * on the same worker: load it with `colocate`). `release` frees the stash after the run.
    */
   readonly use?: { readonly stash: string; readonly release?: boolean };
+  /** Take every parameter input missing from `feeds` from this parameter set (setParams) on the model's worker. */
+  readonly params?: string;
+  /** Add these outputs (output name -> parameter name) into the set's summed gradients instead of returning them. */
+  readonly accumulate?: { readonly set: string; readonly outputs: Readonly<Record<string, string>> };
 };
 
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: KernelFailed) => void };
@@ -57,7 +61,7 @@ export class KernelPool {
   private closed = false;
   private readonly placement = new Map<string, { slot: Slot; info: ModelInfo }>();
   private readonly stashes = new Map<string, Slot>();
-  private readonly optimizers = new Map<string, Slot>();
+  private readonly sets = new Map<string, Slot>();
 
   private constructor(
     private readonly slots: readonly Slot[],
@@ -128,9 +132,16 @@ export class KernelPool {
     const slot = existing ?? beside ?? (opts.worker !== undefined ? this.slots[opts.worker % this.slots.length] : [...this.slots].sort((a, b) => a.models - b.models)[0]);
     if (slot === undefined) throw kernelFailed("worker", "pool has no workers");
     const copy = model.slice();
-    const r = await this.send(slot, { op: "load", id: this.nextId++, key, model: copy, threads: this.threads, provider: this.provider }, [copy.buffer]);
-    if (r.info === undefined) throw kernelFailed("worker", "load reply without model info");
+    // Counted before the reply, so loads started together spread over the workers.
     if (existing === undefined) slot.models++;
+    let r: WorkerReply & { ok: true };
+    try {
+      r = await this.send(slot, { op: "load", id: this.nextId++, key, model: copy, threads: this.threads, provider: this.provider }, [copy.buffer]);
+    } catch (e) {
+      if (existing === undefined) slot.models--;
+      throw e;
+    }
+    if (r.info === undefined) throw kernelFailed("worker", "load reply without model info");
     this.placement.set(key, { slot, info: r.info });
     return r.info;
   }
@@ -154,6 +165,9 @@ export class KernelPool {
       if (at !== placed.slot) throw kernelFailed("unknown-stash", `stash "${use.stash}" is on another worker than "${key}": load the models with colocate`);
       if (use.release === true) this.stashes.delete(use.stash);
     }
+    for (const set of [opts.params, opts.accumulate?.set]) {
+      if (set !== undefined && this.sets.get(set) !== placed.slot) throw kernelFailed("unknown-model", `parameter set "${set}" is not on the worker of "${key}": set it with colocate`);
+    }
     const keep = opts.keep;
     if (keep !== undefined) this.stashes.set(keep.stash, placed.slot);
     const pre = opts.preallocated;
@@ -162,6 +176,7 @@ export class KernelPool {
       op: "run", id: this.nextId++, key, feeds, outputNames, preallocated: pre,
       keep: keep === undefined ? undefined : { id: keep.stash, outputs: keep.outputs, feeds: keep.feeds ?? [] },
       use: use === undefined ? undefined : { id: use.stash, release: use.release === true },
+      params: opts.params, accumulate: opts.accumulate,
     }, [...new Set(transfer)]).catch((e: unknown) => {
       if (keep !== undefined) this.stashes.delete(keep.stash); // the failed run kept nothing
       throw e;
@@ -182,33 +197,51 @@ export class KernelPool {
   }
 
   /**
-   * One AdamW step in a worker: `params` (flat, its tensors back to back) is updated in place from
-   * `grads` (summed over `microbatches`, averaged in the worker) at rate `lr`. The optimizer's
-   * moments live in that worker under `key`, created from `create` on the first step, beside the
-   * model `colocate` when given. Both arrays are copied to the worker, so the caller may reuse
-   * them at once; `params` receives the result when the step returns.
+   * Loads (or replaces) the weights of parameter set `key` in a worker: beside the model
+   * `colocate` on first use (runs of that model can then read it with `params`). `data` is copied.
    */
-  async optimize(key: string, step: { readonly params: Float32Array; readonly grads: Float32Array; readonly microbatches: number; readonly lr: number; readonly create: OptimizerSpec; readonly colocate?: string }): Promise<StepReport> {
-    let slot = this.optimizers.get(key);
-    const create = slot === undefined ? step.create : undefined;
+  async setParams(key: string, spec: ParamSetSpec, data: Float32Array, opts: { readonly colocate?: string } = {}): Promise<void> {
+    let slot = this.sets.get(key);
     if (slot === undefined) {
-      slot = (step.colocate === undefined ? undefined : this.placement.get(step.colocate)?.slot) ?? [...this.slots].sort((a, b) => a.models - b.models)[0];
+      const beside = opts.colocate === undefined ? undefined : this.placement.get(opts.colocate)?.slot;
+      if (opts.colocate !== undefined && beside === undefined) throw kernelFailed("unknown-model", `cannot colocate with "${opts.colocate}": it is not loaded`);
+      slot = beside ?? [...this.slots].sort((a, b) => a.models - b.models)[0];
       if (slot === undefined) throw kernelFailed("worker", "pool has no workers");
-      this.optimizers.set(key, slot);
+      this.sets.set(key, slot);
     }
-    const r = await this.send(slot, { op: "optimize", id: this.nextId++, key, create, params: step.params, grads: step.grads, microbatches: step.microbatches, lr: step.lr }, []);
+    await this.send(slot, { op: "params", id: this.nextId++, key, action: "set", spec, data }, []);
+  }
+
+  /** A copy of the weights of parameter set `key` as they are once the runs queued before this call are done. */
+  async getParams(key: string): Promise<Float32Array> {
+    const r = await this.send(this.setSlot(key), { op: "params", id: this.nextId++, key, action: "get" }, []);
     const out = r.outputs?.["params"]?.data;
-    if (!(out instanceof Float32Array) || out.length !== step.params.length || r.report === undefined) throw kernelFailed("worker", "optimize reply without parameters");
-    step.params.set(out);
+    if (!(out instanceof Float32Array)) throw kernelFailed("worker", "params reply without weights");
+    return out;
+  }
+
+  /**
+   * One AdamW step of parameter set `key` over the mean of the `microbatches` gradients its runs
+   * accumulated (its optimizer is created from `create` on the first step), at rate `lr`.
+   */
+  async optimize(key: string, step: { readonly microbatches: number; readonly lr: number; readonly create: OptimizerSpec }): Promise<StepReport> {
+    const r = await this.send(this.setSlot(key), { op: "optimize", id: this.nextId++, key, create: step.create, microbatches: step.microbatches, lr: step.lr }, []);
+    if (r.report === undefined) throw kernelFailed("worker", "optimize reply without a step report");
     return r.report;
   }
 
-  /** Forgets the optimizer under `key` (its moments are lost). */
-  async forget(key: string): Promise<void> {
-    const slot = this.optimizers.get(key);
+  /** Forgets parameter set `key` (its weights, gradients and optimizer moments). */
+  async forgetParams(key: string): Promise<void> {
+    const slot = this.sets.get(key);
     if (slot === undefined) return;
-    this.optimizers.delete(key);
-    await this.send(slot, { op: "forget", id: this.nextId++, key }, []);
+    this.sets.delete(key);
+    await this.send(slot, { op: "params", id: this.nextId++, key, action: "forget" }, []);
+  }
+
+  private setSlot(key: string): Slot {
+    const slot = this.sets.get(key);
+    if (slot === undefined) throw kernelFailed("unknown-model", `no parameter set "${key}": load it with setParams`);
+    return slot;
   }
 
   /** Stashes kept in the workers right now. */

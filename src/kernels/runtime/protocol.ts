@@ -18,20 +18,23 @@ export type WorkerRequest =
       readonly keep?: StashKeep | undefined;
       /** Take missing feeds from this stash; release it after the run when `release`. */
       readonly use?: StashUse | undefined;
+      /** Take missing parameter feeds from this parameter set (kept feeds are copied). */
+      readonly params?: string | undefined;
+      /** Add these outputs (output name -> parameter name) into this set's gradients instead of returning them. */
+      readonly accumulate?: { readonly set: string; readonly outputs: Readonly<Record<string, string>> } | undefined;
     }
+  | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "set"; readonly spec: ParamSetSpec; readonly data: Float32Array }
+  | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "get" | "forget" }
   | {
       readonly op: "optimize";
       readonly id: number;
+      /** The parameter set to step; its optimizer is created from `create` on the first step. */
       readonly key: string;
-      /** The optimizer to create under `key` on first use. */
       readonly create: OptimizerSpec | undefined;
-      /** Flat parameters (all tensors back to back, in the spec's order) and their summed gradients over `microbatches`. */
-      readonly params: Float32Array;
-      readonly grads: Float32Array;
+      /** Backward runs summed since the last step (the set's own count must agree). */
       readonly microbatches: number;
       readonly lr: number;
     }
-  | { readonly op: "forget"; readonly id: number; readonly key: string }
   | { readonly op: "unload"; readonly id: number; readonly key: string }
   | { readonly op: "drop"; readonly id: number; readonly stashes: readonly string[] };
 
@@ -40,6 +43,9 @@ export type StashKeep = { readonly id: string; readonly outputs: readonly string
 
 /** A stash a run reads its missing feeds from; `release` frees it (and recycles its buffers) after the run. */
 export type StashUse = { readonly id: string; readonly release: boolean };
+
+/** The named tensors of a parameter set, in the order of its flat vector. */
+export type ParamSetSpec = { readonly tensors: readonly { readonly name: string; readonly dims: readonly number[] }[] };
 
 /** An AdamW kept in a worker: the sizes of the tensors of its flat vector, its hyperparameters, and which tensors decay. */
 export type OptimizerSpec = { readonly sizes: readonly number[]; readonly config: AdamWConfig; readonly decay: readonly boolean[] };

@@ -2,9 +2,9 @@
 // event loop, preallocates statically shaped float outputs and transfers results back; keeps
 // stashed tensors for later runs on this worker and recycles their buffers.
 import { parentPort } from "node:worker_threads";
-import { AdamW } from "../optim/adamw.js";
 import { KernelFailed } from "./errors.js";
 import { buffersOf, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { ParamSet } from "./param-sets.js";
 import { KernelSession } from "./session.js";
 import { Recycler, Stashes } from "./stash.js";
 import type { Tensor } from "./tensor.js";
@@ -14,12 +14,12 @@ if (port === null) throw new Error("kernel worker must run in a worker thread");
 const sessions = new Map<string, KernelSession>();
 const recycler = new Recycler();
 const stashes = new Stashes(recycler);
-const optimizers = new Map<string, AdamW>();
+const sets = new Map<string, ParamSet>();
 
-/** Consecutive views of `flat`, one per size. */
-const split = (flat: Float32Array, sizes: readonly number[]): Float32Array[] => {
-  let at = 0;
-  return sizes.map((n) => flat.subarray(at, (at += n)));
+const paramSet = (key: string): ParamSet => {
+  const set = sets.get(key);
+  if (set === undefined) throw new KernelFailed({ reason: "unknown-model", message: `no parameter set "${key}" on this worker` });
+  return set;
 };
 
 const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> => {
@@ -35,25 +35,23 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
       sessions.delete(req.key);
       return { reply: { id: req.id, ok: true }, transfer: [] };
     }
-    case "optimize": {
-      let opt = optimizers.get(req.key);
-      if (opt === undefined) {
-        if (req.create === undefined) throw new KernelFailed({ reason: "unknown-model", message: `no optimizer "${req.key}" on this worker` });
-        opt = new AdamW(req.create.sizes, req.create.config, req.create.decay);
-        optimizers.set(req.key, opt);
+    case "params": {
+      if (req.action === "set") {
+        const set = sets.get(req.key) ?? new ParamSet(req.spec);
+        set.load(req.data);
+        sets.set(req.key, set);
+        return { reply: { id: req.id, ok: true }, transfer: [] };
       }
-      const total = opt.sizes.reduce((a, b) => a + b, 0);
-      if (req.params.length !== total || req.grads.length !== total) throw new KernelFailed({ reason: "bad-tensor", message: `optimizer "${req.key}" steps ${total} values, got ${req.params.length} parameters and ${req.grads.length} gradients` });
-      const g = req.grads;
-      const n = req.microbatches;
-      // The mean over the microbatches, rounded to float32 like every other gradient buffer.
-      if (n > 1) for (let i = 0; i < g.length; i++) g[i] = (g[i] as number) / n;
-      const report = opt.step(split(req.params, opt.sizes), split(g, opt.sizes), req.lr);
-      return { reply: { id: req.id, ok: true, outputs: { params: { dims: [total], data: req.params } }, report }, transfer: [req.params.buffer as ArrayBuffer] };
+      if (req.action === "forget") {
+        sets.delete(req.key);
+        return { reply: { id: req.id, ok: true }, transfer: [] };
+      }
+      const copy = paramSet(req.key).flat.slice();
+      return { reply: { id: req.id, ok: true, outputs: { params: { dims: [copy.length], data: copy } } }, transfer: [copy.buffer] };
     }
-    case "forget": {
-      optimizers.delete(req.key);
-      return { reply: { id: req.id, ok: true }, transfer: [] };
+    case "optimize": {
+      const report = paramSet(req.key).step(req.create, req.microbatches, req.lr);
+      return { reply: { id: req.id, ok: true, report }, transfer: [] };
     }
     case "drop": {
       for (const id of req.stashes) stashes.release(id);
@@ -71,9 +69,23 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
         for (const [k, t] of st) if (inputs.has(k) && !(k in req.feeds)) merged[k] = t;
         feeds = { ...merged, ...req.feeds };
       }
+      // Parameters from a set: views of its live weights (copied below if a stash keeps them).
+      const fromSet = new Set<string>();
+      if (req.params !== undefined) {
+        const set = paramSet(req.params);
+        const withParams: Record<string, Tensor> = {};
+        for (const n of s.inputNames) {
+          const t = n in feeds ? undefined : set.tensor(n);
+          if (t === undefined) continue;
+          withParams[n] = t;
+          fromSet.add(n);
+        }
+        feeds = { ...withParams, ...feeds };
+      }
+      const sums = req.accumulate;
       const kept = new Set(req.keep?.outputs ?? []);
       const wanted = req.outputNames ?? s.outputNames;
-      const fetch = [...new Set([...wanted, ...kept])];
+      const fetch = [...new Set([...wanted, ...kept, ...Object.keys(sums?.outputs ?? {})])];
       // Preallocate every statically shaped float output the caller did not supply: ORT-allocated
       // large outputs are ~10x slower here, and a JS buffer can be transferred back. Buffers come
       // from released stashes when there are any (ORT overwrites every element of an output).
@@ -90,13 +102,28 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
         for (const n of kept) keep[n] = all[n] as Tensor;
         for (const n of req.keep.feeds) {
           const t = feeds[n];
-          if (t !== undefined) keep[n] = t;
+          if (t === undefined) continue;
+          // A set's weights change with its next step: the stash keeps the ones this run used.
+          if (fromSet.has(n) && t.data instanceof Float32Array) {
+            const copy = recycler.take(t.data.length);
+            copy.set(t.data);
+            keep[n] = { dims: t.dims, data: copy };
+          } else keep[n] = t;
         }
         stashes.put(req.keep.id, keep);
       }
       if (req.use?.release === true) stashes.release(req.use.id);
+      if (sums !== undefined) {
+        const grads = new Map<string, Tensor>();
+        for (const [out, param] of Object.entries(sums.outputs)) {
+          const t = all[out];
+          if (t !== undefined) grads.set(param, t);
+        }
+        paramSet(sums.set).accumulate(grads);
+        recycler.give([...grads.values()].map((t) => t.data));
+      }
       const outputs: Record<string, Tensor> = {};
-      for (const n of wanted) if (!kept.has(n)) outputs[n] = all[n] as Tensor;
+      for (const n of wanted) if (!kept.has(n) && !(n in (sums?.outputs ?? {}))) outputs[n] = all[n] as Tensor;
       return { reply: { id: req.id, ok: true, outputs }, transfer: buffersOf(Object.values(outputs)) };
     }
   }
