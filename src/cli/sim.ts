@@ -4,7 +4,7 @@
 import { writeFileSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { DEFAULT_MERGE_EVERY } from "../actors/swarm/run-config.js";
-import { runSwarmSim, type SimOptions, type SimProgress } from "../actors/swarm/sim-run.js";
+import { type KillAt, runSwarmSim, type SimOptions, type SimProgress } from "../actors/swarm/sim-run.js";
 import type { WireDtype } from "../kernels/codec/format.js";
 import { DEFAULT_CONFIG, validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../kernels/train/options.js";
@@ -23,11 +23,13 @@ const int = (name: string, v: string, min = 1): number => {
   return n;
 };
 
-/** `ID@STEP`: kill miner ID (index or //URI) once STEP microbatches completed. */
-export const parseKill = (v: string): { miner: string; step: number } => {
+/** `ID@STEP`: kill miner ID (index or //URI) once STEP microbatches completed; `ID@merge`: once it sent its partitions to a merge. */
+export const parseKill = (v: string): KillAt => {
   const at = v.lastIndexOf("@");
-  if (at <= 0) throw new UsageError({ message: `--kill-miner expects ID@STEP (e.g. 3@20), got "${v}"` });
-  return { miner: v.slice(0, at), step: int("kill-miner STEP", v.slice(at + 1), 0) };
+  if (at <= 0) throw new UsageError({ message: `--kill-miner expects ID@STEP or ID@merge (e.g. 3@20), got "${v}"` });
+  const miner = v.slice(0, at);
+  const when = v.slice(at + 1);
+  return when === "merge" ? { miner, midMerge: true } : { miner, step: int("kill-miner STEP", when, 0) };
 };
 
 /** SimOptions from the flags. `--sync` forces one miner per stage, fp32 and no bottleneck. */
@@ -105,7 +107,7 @@ export const registerSim = (program: Command): void => {
     .option("--partitions <n>", "Butterfly All-Reduce partitions per merge", "8")
     .option("--in-flight <n>", "microbatch leases in flight (default: one per stage)")
     .option("--pause-merges", "hold a stage's work while it merges (default: training overlaps merges; each miner adopts merged + its progress since)")
-    .option("--kill-miner <ID@STEP>", "kill miner ID (index or //MinerK) after STEP completed microbatches (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--kill-miner <ID@STEP|ID@merge>", "kill miner ID (index or //MinerK) after STEP completed microbatches, or with ID@merge mid-merge: once it sent its partitions, holding its reducer duties (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--dropout <p>", "per clock tick, the probability each miner dies (it rejoins ~3 s later)", "0")
     .option("--sync", "synchronous schedule: one miner per stage, fp32, no bottleneck, one lease in flight (equals `swarmline train`)")
     .option("--eval-every <n>", "validate the composed model every N microbatches", "40")

@@ -30,8 +30,8 @@ export interface SimOptions extends SwarmSettings {
   readonly miners: number;
   /** NATS URL; default an embedded server for the run's duration. */
   readonly nats?: string;
-  /** Kill miner `miner` (index or hotkey URI) once `step` microbatches completed. */
-  readonly kill?: readonly { readonly miner: string; readonly step: number }[];
+  /** Kill miner `miner` (index or hotkey URI) once `step` microbatches completed, or mid-merge: once it sent its partitions to one. */
+  readonly kill?: readonly KillAt[];
   /** Per clock tick, per live miner, probability it dies (it rejoins `rejoinTicks` later). */
   readonly dropout?: number;
   readonly rejoinTicks?: number;
@@ -48,6 +48,9 @@ export interface SimOptions extends SwarmSettings {
   /** Stop the orchestrator once this many microbatches completed and start a fresh one (a crash and restart). */
   readonly restartOrchestratorAt?: number;
 }
+
+/** When a sim kills a miner. */
+export type KillAt = { readonly miner: string; readonly step: number } | { readonly miner: string; readonly midMerge: true };
 
 export interface SimProgress {
   readonly completed: number;
@@ -132,11 +135,11 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     for (let i = 0; i < o.miners; i++) await start(i);
     cleanups.push(async () => { for (const h of hosts.values()) await h.kill(); });
 
-    // Faults, driven by the log: kills at a completed count, dropout per recorded clock tick.
+    // Faults, driven by the log: kills at a completed count or mid-merge, dropout per recorded clock tick.
     const kills = (o.kill ?? []).map((k) => ({ ...k, index: indexOf(k.miner, uris, keys.map((x) => x.address)), done: false }));
     const dead = new Map<number, number>(); // miner index -> tick it rejoins
     feed.listen(({ fact, view }) => {
-      for (const k of kills) if (!k.done && view.counters.completed >= k.step) {
+      for (const k of kills) if (!k.done && ("step" in k ? view.counters.completed >= k.step : fact.type === "PartitionsSent" && fact.actor === keys[k.index]?.address)) {
         k.done = true;
         const h = hosts.get(k.index);
         hosts.delete(k.index);

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadHotkey } from "../../../src/actors/identity/index.js";
 import { nodeCrypto } from "../../../src/actors/identity/node-crypto.js";
 import { startEmbeddedNats, type EmbeddedNats } from "../../../src/actors/nats/testing.js";
 import { main } from "../../../src/cli/main.js";
@@ -87,6 +88,30 @@ describe("swarmline sim", () => {
     const reissued = facts.filter((f) => f.type === "MicrobatchReissued");
     expect(reissued.length).toBe(json.microbatches.reissued);
     expect(facts.some((f) => f.type === "MinerTimedOut")).toBe(true);
+    expect(checkInvariants(facts).violations).toEqual([]);
+    expect(auditDecisions(facts)).toEqual([]);
+    expect(verifyLog(nodeCrypto, vocabularyRegistry(), lines).ok).toBe(true);
+  });
+
+  it("survives a miner killed mid-merge: its reducer duties are reassigned, the merge completes, nothing is lost", async () => {
+    // Miner 0 dies right after sending its partitions to its first merge, holding reducer duties.
+    const { code, json, lines } = await sim("kill-merge", ["--miners", "6", "--steps", "100", "--merge-every", "4", "--kill-miner", "0@merge", "--tick-ms", "20"]);
+    expect(code).toBe(0);
+    expect(json.microbatches.completed).toBe(100);
+    expect(json.microbatches.lost).toBe(0);
+    const facts = factsOf(lines);
+    const dead = loadHotkey("//Miner0").address;
+    const sent = facts.filter((f) => f.type === "PartitionsSent" && f.actor === dead);
+    expect(sent).toHaveLength(1); // it died after its first contribution
+    const merge = sent[0]?.type === "PartitionsSent" ? sent[0].payload.merge : "";
+    const started = facts.find((f) => f.id === merge);
+    expect(started?.type === "MergeStarted" && started.payload.reducers.some((rs) => rs.includes(dead))).toBe(true);
+    expect(facts.some((f) => f.type === "MinerTimedOut" && f.payload.miner === dead)).toBe(true);
+    // Its partitions were reduced by someone else: reassigned, and the merge completed with every partition accepted.
+    expect(facts.some((f) => f.type === "PartitionReassigned" && f.payload.merge === merge && f.payload.replaces === dead)).toBe(true);
+    const done = facts.find((f) => f.type === "MergeCompleted" && f.payload.merge === merge);
+    expect(done?.type === "MergeCompleted" && done.payload.skipped).toBe(0);
+    expect(facts.some((f) => f.type === "PartitionReduced" && f.actor === dead)).toBe(false);
     expect(checkInvariants(facts).violations).toEqual([]);
     expect(auditDecisions(facts)).toEqual([]);
     expect(verifyLog(nodeCrypto, vocabularyRegistry(), lines).ok).toBe(true);
