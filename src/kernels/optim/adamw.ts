@@ -87,15 +87,21 @@ export class AdamW {
       const m = this.m[k] as Float32Array;
       const v = this.v[k] as Float32Array;
       const shrink = this.decay[k] === false ? 1 : 1 - lr * this.weightDecay;
-      for (let i = 0; i < p.length; i++) {
-        const gi = (g[i] ?? 0) * clipScale;
-        const mi = beta1 * (m[i] ?? 0) + (1 - beta1) * gi;
-        const vi = beta2 * (v[i] ?? 0) + (1 - beta2) * gi * gi;
+      const a1 = 1 - beta1;
+      const a2 = 1 - beta2;
+      const n = p.length;
+      // PyTorch's arrangement of the bias corrections: p -= (lr / bc1) · m / (√v / √bc2 + eps).
+      // Float64 arithmetic on float32 storage, the moments used as stored (fround), in a fixed
+      // order: the same bytes on every engine.
+      const stepSize = lr / bc1;
+      const rootBc2 = Math.sqrt(bc2);
+      for (let i = 0; i < n; i++) {
+        const gi = (g[i] as number) * clipScale;
+        const mi = Math.fround(beta1 * (m[i] as number) + a1 * gi);
+        const vi = Math.fround(beta2 * (v[i] as number) + a2 * gi * gi);
         m[i] = mi;
         v[i] = vi;
-        const mhat = (m[i] ?? 0) / bc1;
-        const vhat = (v[i] ?? 0) / bc2;
-        p[i] = (p[i] ?? 0) * shrink - (lr * mhat) / (Math.sqrt(vhat) + eps);
+        p[i] = (p[i] as number) * shrink - (stepSize * mi) / (Math.sqrt(vi) / rootBc2 + eps);
       }
     }
     return { gradNorm, clipScale };
