@@ -8,8 +8,12 @@ export const blobRef = (bytes: Uint8Array): string => createHash("sha256").updat
 
 /** Content-addressed storage. `get` verifies the hash, so a corrupted store cannot feed bad bytes. */
 export interface BlobStore {
-  /** Stores `bytes` (a no-op when already present) and resolves to its ref. */
-  put(bytes: Uint8Array): Promise<string>;
+  /**
+   * Stores `bytes` (a no-op when already present) and resolves to its ref. `fresh`: the caller
+   * knows no one stored these bytes before (a miner's own weight snapshot), so the store may skip
+   * looking; storing them again is harmless, only wasted traffic.
+   */
+  put(bytes: Uint8Array, opts?: { readonly fresh?: boolean }): Promise<string>;
   /** The bytes of `ref`, or undefined when absent. Throws BlobCorrupt when they do not hash to `ref`. */
   get(ref: string): Promise<Uint8Array | undefined>;
   has(ref: string): Promise<boolean>;

@@ -295,26 +295,28 @@ export class MinerCompute {
    * Returns the weights its WeightsLoaded names: its new weights, or when overlapped the merge's
    * consensus (what a joiner starts from).
    */
-  async adopt(merge: string, got: readonly (Float32Array | undefined)[], overlap: boolean): Promise<Float32Array> {
+  async adopt(merge: string, got: readonly (Float32Array | undefined)[], overlap: boolean): Promise<Float32Array | undefined> {
     const base = overlap ? this.sent.get(merge) : undefined;
     this.sent.delete(merge);
-    const flat = await this.kernels.pool.getParams(this.tag);
-    partitionBounds(flat.length, got.length).forEach((q, i) => {
+    const parts: { start: number; values: Float32Array }[] = [];
+    partitionBounds(this.layout.size, got.length).forEach((q, i) => {
       const x = got[i];
-      if (x === undefined || x.length !== q.end - q.start) return;
-      adoptPartition(flat, q.start, x, base);
-      base?.set(x, q.start);
+      if (x !== undefined && x.length === q.end - q.start) parts.push({ start: q.start, values: x });
     });
-    await this.setWeights(flat);
+    // Applied in the worker, in order with this miner's runs and steps (no read-modify-write here).
+    const applied = this.kernels.pool.blendParams(this.tag, parts, base);
     // Overlapped, the sent snapshot with the results written in is the merge's consensus: the same
     // bytes for every sender whose partitions were all accepted, so the stage stores it once.
-    return base ?? flat;
+    const consensus = base;
+    for (const p of parts) consensus?.set(p.values, p.start);
+    await applied;
+    return consensus ?? this.weights();
   }
 }
 
 /** Stores a weight snapshot cut into `count` partitions; their refs in order. `snap` must not change meanwhile. */
 export const putPartitions = (blobs: BlobStore, snap: Float32Array, count: number): Promise<string[]> =>
-  Promise.all(partitionBounds(snap.length, count).map((q) => blobs.put(f32View(snap.subarray(q.start, q.end)))));
+  Promise.all(partitionBounds(snap.length, count).map((q) => blobs.put(f32View(snap.subarray(q.start, q.end)), { fresh: true })));
 
 /**
  * The parameters of each accepted partition of a merge of a `size`-value stage (by content hash;

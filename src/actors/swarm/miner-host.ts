@@ -175,20 +175,19 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
       }
       case "sendPartitions": {
         const p = e.params;
-        // The snapshot is taken in turn with this miner's compute; storing it does not hold the queue.
-        queue.push(PRIO.control, async () => {
-          const c = compute;
-          if (c === undefined) return;
-          const snap = await c.snapshot(p.merge);
-          void putPartitions(o.blobs, snap, p.partitions).then((refs) => {
-            const size = snap.length;
-            const bytes = refs.reduce((s, _, i) => {
-              const len = Math.floor(size / refs.length) + (i < size % refs.length ? 1 : 0);
-              return s + len * 4 * (p.reducers[i] ?? []).filter((r) => r !== me).length;
-            }, 0);
-            send({ type: "partitions.sent", merge: p.merge, refs, bytes });
-          }, fail);
-        });
+        const c = compute;
+        if (c === undefined) return;
+        // The snapshot is read in the worker's order (between two of its runs or steps); neither it
+        // nor storing it holds this miner's compute queue.
+        void c.snapshot(p.merge).then(async (snap) => {
+          const refs = await putPartitions(o.blobs, snap, p.partitions);
+          const size = snap.length;
+          const bytes = refs.reduce((s, _, i) => {
+            const len = Math.floor(size / refs.length) + (i < size % refs.length ? 1 : 0);
+            return s + len * 4 * (p.reducers[i] ?? []).filter((r) => r !== me).length;
+          }, 0);
+          send({ type: "partitions.sent", merge: p.merge, refs, bytes });
+        }).catch(fail);
         return;
       }
       case "reduce": {
@@ -210,14 +209,16 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         const p = e.params;
         const c = compute;
         if (c === undefined) return;
-        // Results are fetched and the new weights stored off the compute queue; only the adoption
-        // itself takes a turn in it.
-        void fetchResults(o.blobs, c.layout.size, p.results, p.outer).then((got) => {
-          queue.push(PRIO.control, async () => {
-            const w = await c.adopt(p.merge, got, p.overlap);
-            void o.blobs.put(f32View(w)).then((ref) => send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref }), fail);
-          });
-        }, fail);
+        // Results are fetched, blended into the weights in the worker's order (atomic with this
+        // miner's steps) and the new weights stored, all without holding the compute queue.
+        void fetchResults(o.blobs, c.layout.size, p.results, p.outer)
+          .then((got) => c.adopt(p.merge, got, p.overlap))
+          .then(async (w) => {
+            if (w === undefined) return;
+            const ref = await o.blobs.put(f32View(w));
+            send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref });
+          })
+          .catch(fail);
         return;
       }
     }

@@ -40,6 +40,27 @@ export class ParamSet {
     this.flat.set(data);
   }
 
+  /**
+   * Writes merged values into the weights: each part's `values` at flat offset `start`. With `base`
+   * (the full weights as sent to the merge, which training overlapped) the set keeps what it learned
+   * since: w = values + (w − base), in float64, rounded once (the protocol's adoptPartition).
+   */
+  blend(parts: readonly { readonly start: number; readonly values: Float32Array }[], base: Float32Array | undefined): void {
+    const w = this.flat;
+    if (base !== undefined && base.length !== w.length) throw new KernelFailed({ reason: "bad-tensor", message: `merge base holds ${base.length} values, the set ${w.length}` });
+    for (const { start, values } of parts) {
+      if (!(start >= 0 && start + values.length <= w.length)) throw new KernelFailed({ reason: "bad-tensor", message: `merged values [${start}, ${start + values.length}) fall outside the set's ${w.length}` });
+      if (base === undefined) {
+        w.set(values, start);
+        continue;
+      }
+      for (let i = 0; i < values.length; i++) {
+        const j = start + i;
+        w[j] = (values[i] as number) + ((w[j] as number) - (base[j] as number));
+      }
+    }
+  }
+
   /** The tensor of parameter `name` (a view of the live weights), or undefined. */
   tensor(name: string): Tensor | undefined {
     return this.views.get(name);

@@ -221,6 +221,14 @@ export class KernelPool {
   }
 
   /**
+   * Writes merged values into parameter set `key` in its worker's order (atomic with its runs and
+   * steps): see ParamSet.blend. The arrays are copied.
+   */
+  async blendParams(key: string, parts: readonly { readonly start: number; readonly values: Float32Array }[], base?: Float32Array): Promise<void> {
+    await this.send(this.setSlot(key), { op: "params", id: this.nextId++, key, action: "blend", parts, base }, []);
+  }
+
+  /**
    * One AdamW step of parameter set `key` over the mean of the `microbatches` gradients its runs
    * accumulated (its optimizer is created from `create` on the first step), at rate `lr`.
    */

@@ -26,6 +26,14 @@ export type WorkerRequest =
   | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "set"; readonly spec: ParamSetSpec; readonly data: Float32Array }
   | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "get" | "forget" }
   | {
+      readonly op: "params";
+      readonly id: number;
+      readonly key: string;
+      readonly action: "blend";
+      readonly parts: readonly { readonly start: number; readonly values: Float32Array }[];
+      readonly base: Float32Array | undefined;
+    }
+  | {
       readonly op: "optimize";
       readonly id: number;
       /** The parameter set to step; its optimizer is created from `create` on the first step. */

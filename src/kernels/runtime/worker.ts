@@ -42,6 +42,10 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
         sets.set(req.key, set);
         return { reply: { id: req.id, ok: true }, transfer: [] };
       }
+      if (req.action === "blend") {
+        paramSet(req.key).blend(req.parts, req.base);
+        return { reply: { id: req.id, ok: true }, transfer: [] };
+      }
       if (req.action === "forget") {
         sets.delete(req.key);
         return { reply: { id: req.id, ok: true }, transfer: [] };
