@@ -51,14 +51,20 @@ const monolithic = async (steps: number, skip: number, threads: number): Promise
   }
 };
 
-/** Swarm tokens/s: a sim's completed tokens between the first progress report past `skip` microbatches and the last. */
+/**
+ * Swarm tokens/s: a sim's completed tokens between the first progress report past `skip`
+ * microbatches and the last microbatch's completion (the final validation and the teardown of the
+ * miners, kernel pool and embedded NATS are not training, as the trainer's final validation is not).
+ */
 const swarm = async (microbatches: number, skip: number): Promise<{ tps: number; reissued: number; merges: number }> => {
   const samples: { t: number; tokens: number; completed: number }[] = [];
+  let end: { t: number; tokens: number } | undefined;
   const r = await runSwarmSim({
     seed: 1, microbatches, miners: 4, gpt: { ...MODEL, stages: 2, bottleneck: 3 }, quant: "int8", evalEvery: 1_000_000, evalBatches: 1,
     onProgress: (p) => samples.push({ t: performance.now(), tokens: p.tokens, completed: p.completed }),
+    onCompleted: (tokens) => { end = { t: performance.now(), tokens }; },
   });
-  const end = { t: performance.now(), tokens: r.tokens, completed: r.steps };
+  if (end === undefined) throw new Error("the sim ended without completing its microbatches");
   const first = samples.find((s) => s.completed >= skip && s.completed < microbatches);
   if (first === undefined) throw new Error("the sim finished before a steady-state sample: raise --microbatches");
   return { tps: (end.tokens - first.tokens) / ((end.t - first.t) / 1000), reissued: r.microbatches.reissued, merges: r.merges.done };

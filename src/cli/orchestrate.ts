@@ -8,17 +8,21 @@ import { Effect } from "effect";
 import { cryptoReady } from "../actors/identity/index.js";
 import { natsBlobStore } from "../actors/nats/blobs.js";
 import { makeNatsEventLog } from "../actors/nats/eventlog.js";
+import { StageKernels } from "../actors/swarm/compute.js";
+import { logWeights, validationBpb, valBatches } from "../actors/swarm/evaluate.js";
 import { startRunFeed, type RunFeed } from "../actors/swarm/feed.js";
 import { readModel } from "../actors/swarm/model.js";
 import { startOrchestratorHost } from "../actors/swarm/orchestrator-host.js";
 import { buildRunConfig } from "../actors/swarm/run-config.js";
 import { RunStats } from "../actors/swarm/stats.js";
+import { sotuCorpus } from "../kernels/data/corpus.js";
+import { KernelPool } from "../kernels/runtime/pool.js";
 import type { OrchestratorState } from "../machines/orchestrator/index.js";
 import { setExit } from "./main.js";
 import { checkRunId, flagSettings, readRunFile, RUN_DEFAULTS, settingsOf, UsageError } from "./run-settings.js";
 import { explain, hotkeyFromFlag, SIGNAL_EXIT, withSwarmProcess } from "./swarm-process.js";
 
-type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean };
+type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean; evalEvery: string; evalBatches: string };
 
 /** The summary printed at the end (stdout; one JSON line with --json). */
 export interface OrchestrateSummary {
@@ -33,18 +37,22 @@ export interface OrchestrateSummary {
   readonly merges: { readonly done: number; readonly skipped: number; readonly disputes: number };
   readonly minersPerStage: readonly number[];
   readonly events: number;
+  /** With --eval-every: validation bpb of the weights the log names, last and at each evaluation ([tokens, bpb]). */
+  readonly valBpb?: number;
+  readonly lossCurve?: readonly (readonly [number, number])[];
 }
 
 const minersPerStage = (v: OrchestratorState): number[] =>
   v.stages.map((_, s) => Object.values(v.miners).filter((m) => m.status === "active" && m.stage === s).length);
 
-const summaryOf = (run: string, resumed: boolean, feed: RunFeed, tokens0: number, secs: number): OrchestrateSummary => {
+const summaryOf = (run: string, resumed: boolean, feed: RunFeed, tokens0: number, secs: number, curve?: readonly [number, number][]): OrchestrateSummary => {
   const v = feed.view();
   const c = v.counters;
   return {
     runId: run, resumed, completed: v.done, steps: c.completed, tokens: c.tokens, tokensPerSecond: secs > 0 ? (c.tokens - tokens0) / secs : 0,
     microbatches: { issued: c.issued, completed: c.completed, reissued: c.reissued },
     merges: { done: c.mergesDone, skipped: c.partitionsSkipped, disputes: c.disputes }, minersPerStage: minersPerStage(v), events: feed.events(),
+    ...(curve === undefined ? {} : { valBpb: curve[curve.length - 1]?.[1] ?? Number.NaN, lossCurve: curve }),
   };
 };
 
@@ -53,6 +61,10 @@ const fmt = (x: number | undefined): string => (x === undefined || Number.isNaN(
 const orchestrate = async (f: Flags): Promise<number> => {
   const tickMs = Number(f.tickMs);
   if (!Number.isInteger(tickMs) || tickMs < 1) throw new UsageError({ message: `--tick-ms must be an integer >= 1, got "${f.tickMs}"` });
+  const evalEvery = Number(f.evalEvery);
+  const evalCount = Number(f.evalBatches);
+  if (!Number.isInteger(evalEvery) || evalEvery < 0) throw new UsageError({ message: `--eval-every must be an integer >= 0 (0: off), got "${f.evalEvery}"` });
+  if (!Number.isInteger(evalCount) || evalCount < 1) throw new UsageError({ message: `--eval-batches must be an integer >= 1, got "${f.evalBatches}"` });
   const settings = settingsOf(f.config === undefined ? {} : readRunFile(f.config), flagSettings(f));
   const run = checkRunId(f.run ?? `run-${settings.seed}-${randomBytes(3).toString("hex")}`);
   await cryptoReady();
@@ -99,6 +111,37 @@ const orchestrate = async (f: Flags): Promise<number> => {
       );
     });
     cleanups.push(async () => unlisten());
+
+    // Validation of the weights the log names (no miner needed), every --eval-every microbatches and at the end.
+    let curve: [number, number][] | undefined;
+    let evals: Promise<void> = Promise.resolve();
+    let evaluate = (_tokens: number): void => undefined;
+    if (evalEvery > 0) {
+      const pool = await KernelPool.create({ workers: 1, threadsPerWorker: 1 });
+      cleanups.push(() => pool.close());
+      const kernels = new StageKernels(pool, model.gpt, `${run}-eval`);
+      cleanups.push(() => kernels.release());
+      const batches = valBatches(sotuCorpus(), model, evalCount);
+      const points: [number, number][] = [];
+      curve = points;
+      evaluate = (tokens) => {
+        const view = feed.view(); // the refs as of now; the blobs are read in turn
+        evals = evals.then(async () => {
+          const bpb = await validationBpb(kernels, await logWeights(blobs, model, view), batches);
+          points.push([tokens, bpb]);
+          process.stderr.write(`val bpb ${bpb.toFixed(3)} at ${tokens} tokens (the log's weights)\n`);
+        }).catch((e: unknown) => {
+          process.stderr.write(`orchestrate: validation failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        });
+      };
+      let next = (Math.floor(before.counters.completed / evalEvery) + 1) * evalEvery;
+      const stopEvals = feed.listen(({ fact, view }) => {
+        if (fact.type !== "MicrobatchCompleted" || view.counters.completed < next || view.counters.completed >= total) return;
+        next = (Math.floor(view.counters.completed / evalEvery) + 1) * evalEvery;
+        evaluate(view.counters.tokens);
+      });
+      cleanups.push(async () => stopEvals());
+    }
     const host = await startOrchestratorHost({ feed, log, hotkey, tickMs, ...(config === undefined ? {} : { config }) });
     cleanups.push(() => host.stop());
     const outcome = await Promise.race([
@@ -107,7 +150,10 @@ const orchestrate = async (f: Flags): Promise<number> => {
       sig.signal,
     ]);
     await host.stop();
-    const summary = summaryOf(run, resumed, feed, tokens0, (performance.now() - started) / 1000);
+    const secs = (performance.now() - started) / 1000;
+    if (outcome === "done") evaluate(feed.view().counters.tokens);
+    await evals;
+    const summary = summaryOf(run, resumed, feed, tokens0, secs, curve);
     if (f.json === true) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       process.stdout.write(
@@ -149,6 +195,8 @@ export const registerOrchestrate = (program: Command): void => {
     .option("--sync", "synchronous schedule: one lease in flight, fp32, no bottleneck, no merges")
     .option("--pause-merges", "hold a stage's work while it merges (default: training overlaps merges; each miner adopts merged + its progress since)")
     .option("--tick-ms <n>", "milliseconds between recorded clock ticks", "100")
+    .option("--eval-every <n>", "validate the weights the log names every N microbatches and at the end, in bits per byte (0: off; runs ORT in this process)", "0")
+    .option("--eval-batches <n>", "validation batches per evaluation", "8")
     .option("--json", "print the final summary as one JSON line on stdout")
     .action(async (f: Flags) => {
       try {

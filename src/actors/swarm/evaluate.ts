@@ -5,8 +5,10 @@ import { validationBatches } from "../../kernels/data/batches.js";
 import type { Corpus } from "../../kernels/data/corpus.js";
 import { bitsPerByte } from "../../kernels/data/metrics.js";
 import type { Tensor } from "../../kernels/runtime/tensor.js";
+import type { OrchestratorState } from "../../machines/orchestrator/index.js";
+import { type BlobStore, getF32 } from "./blob-store.js";
 import type { StageKernels } from "./compute.js";
-import type { SwarmModel } from "./model.js";
+import { stageLayout, type SwarmModel, viewsOf } from "./model.js";
 
 export type ValBatch = { readonly ids: Tensor; readonly targets: Tensor };
 
@@ -22,4 +24,22 @@ export const validationBpb = async (kernels: StageKernels, params: Readonly<Reco
   let s = 0;
   for (const b of batches) s += await kernels.wholeLoss(params, b.ids, b.targets);
   return bitsPerByte(s / batches.length);
+};
+
+/**
+ * The run's model as its log names it: every stage's freshest full weights (the `weights` ref a
+ * joiner would load: the last WeightsLoaded, after an overlapped merge the merge's consensus), read
+ * from the run's blob store. What an orchestrator or an auditor can evaluate without any miner.
+ */
+export const logWeights = async (blobs: BlobStore, model: SwarmModel, view: OrchestratorState): Promise<Record<string, Float32Array>> => {
+  const out: Record<string, Float32Array> = {};
+  for (let s = 0; s < model.gpt.stages; s++) {
+    const ref = view.stages[s]?.weights;
+    if (ref === undefined) throw new Error(`the log names no weights for stage ${s}`);
+    const layout = stageLayout(model.gpt, s);
+    const w = await getF32(blobs, ref);
+    if (w.length !== layout.size) throw new Error(`stage ${s} weights ${ref} hold ${w.length} values, the model's stage has ${layout.size}`);
+    Object.assign(out, viewsOf(layout, w));
+  }
+  return out;
 };

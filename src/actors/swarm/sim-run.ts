@@ -44,6 +44,8 @@ export interface SimOptions extends SwarmSettings {
   /** Write the run's log as JSONL lines here at the end. */
   readonly logLines?: (lines: readonly string[]) => void;
   readonly onProgress?: (p: SimProgress) => void;
+  /** Called once, when the feed shows the last microbatch completed (before validation and teardown). */
+  readonly onCompleted?: (tokens: number) => void;
   readonly run?: string;
   /** Stop the orchestrator once this many microbatches completed and start a fresh one (a crash and restart). */
   readonly restartOrchestratorAt?: number;
@@ -114,8 +116,13 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     let finished: (s: ReturnType<typeof feed.view>) => void = () => undefined;
     const completed = new Promise<ReturnType<typeof feed.view>>((resolve) => (finished = resolve));
     let restart = o.restartOrchestratorAt;
+    let over = false;
     feed.listen(({ view }) => {
-      if (view.done) finished(view);
+      if (view.done && !over) {
+        over = true;
+        o.onCompleted?.(view.counters.tokens);
+        finished(view);
+      }
       if (restart !== undefined && view.counters.completed >= restart) {
         restart = undefined;
         // The old host dies between two decisions; the new one refolds the log and carries on.

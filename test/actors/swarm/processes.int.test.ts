@@ -97,15 +97,24 @@ describe("orchestrator and miners as separate processes", () => {
     await completedAtLeast(first, 14);
     first.child.kill("SIGKILL");
     expect((await first.exit).signal).toBe("SIGKILL");
-    const second = swarmline(["orchestrate", "--nats", nats.url, ...ORCH]);
+    // The restarted orchestrator also validates the weights the log names (no miner involved).
+    const second = swarmline(["orchestrate", "--nats", nats.url, ...ORCH, "--eval-every", "12", "--eval-batches", "2"]);
     procs.push(second);
     const resumed = await second.waitFor(/resuming run proc-run from its log: (\d+)\/36/);
     expect(Number(resumed[1])).toBeGreaterThanOrEqual(14);
 
     const done = await second.exit;
     expect(done, second.err).toEqual({ code: 0, signal: null });
-    const summary = JSON.parse(second.out.trim()) as { completed: boolean; resumed: boolean; steps: number; microbatches: { issued: number; completed: number } };
+    const summary = JSON.parse(second.out.trim()) as {
+      completed: boolean; resumed: boolean; steps: number; microbatches: { issued: number; completed: number }; valBpb: number; lossCurve: [number, number][];
+    };
     expect(summary).toMatchObject({ completed: true, resumed: true, steps: STEPS, microbatches: { issued: STEPS, completed: STEPS } });
+    // Validated at 24 (36 is the end) and at the end, from the stage weights in the Object Store.
+    expect(summary.lossCurve.map(([t]) => t)).toEqual([24 * 64, STEPS * 64]);
+    expect(summary.valBpb).toBe(summary.lossCurve[1]?.[1]);
+    expect(summary.valBpb).toBeGreaterThan(0);
+    expect(summary.valBpb).toBeLessThan(8); // below a uniform guess over 256 bytes
+    expect(second.err).toMatch(/val bpb \d\.\d{3} at 2304 tokens/);
     for (const m of miners.filter((x) => x !== stage0)) expect(await m.exit, m.err).toEqual({ code: 0, signal: null });
 
     // Read the whole log back from NATS and check it from the log alone.
