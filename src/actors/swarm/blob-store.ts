@@ -14,7 +14,7 @@ export interface BlobStore {
    * looking; storing them again is harmless, only wasted traffic.
    */
   put(bytes: Uint8Array, opts?: { readonly fresh?: boolean }): Promise<string>;
-  /** The bytes of `ref`, or undefined when absent. Throws BlobCorrupt when they do not hash to `ref`. */
+  /** The bytes of `ref` (a fresh copy the caller owns), or undefined when absent. Throws BlobCorrupt when they do not hash to `ref`. */
   get(ref: string): Promise<Uint8Array | undefined>;
   has(ref: string): Promise<boolean>;
 }
@@ -66,9 +66,21 @@ export const bytesToF32 = (b: Uint8Array): Float32Array => {
 /** Stores a float32 vector; resolves to its ref. */
 export const putF32 = (store: BlobStore, x: Float32Array): Promise<string> => store.put(f32ToBytes(x));
 
-/** Loads a float32 vector by ref; throws when it is absent. */
+/** A float32 vector over bytes the caller owns (`get` hands out a fresh copy): a view when aligned, else a copy. */
+const ownedF32 = (b: Uint8Array): Float32Array => {
+  if (b.byteLength % 4 !== 0) throw new RangeError(`${b.byteLength} bytes is not a float32 vector`);
+  return b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) : bytesToF32(b);
+};
+
+/** Loads a float32 vector by ref (the store's fresh copy, not copied again); throws when it is absent. */
 export const getF32 = async (store: BlobStore, ref: string): Promise<Float32Array> => {
   const b = await store.get(ref);
   if (b === undefined) throw new Error(`blob ${ref} is not in the store`);
-  return bytesToF32(b);
+  return ownedF32(b);
+};
+
+/** Loads a float32 vector by ref, or undefined when it is absent. */
+export const findF32 = async (store: BlobStore, ref: string): Promise<Float32Array | undefined> => {
+  const b = await store.get(ref);
+  return b === undefined ? undefined : ownedF32(b);
 };

@@ -15,7 +15,7 @@ import type { KernelPool, OptimizerSpec, ParamSetSpec } from "../../kernels/runt
 import type { Tensor } from "../../kernels/runtime/tensor.js";
 import { adoptPartition, type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter } from "../../machines/protocol/index.js";
 import type { ReduceTask } from "../../machines/worker/index.js";
-import { blobRef, type BlobStore, bytesToF32, f32ToBytes, f32View, getF32 } from "./blob-store.js";
+import { blobRef, type BlobStore, f32View, findF32, getF32 } from "./blob-store.js";
 import { type StageLayout, stageLayout, swarmLr, type SwarmModel, viewsOf } from "./model.js";
 
 /** Saved activations a non-final stage keeps per lease in flight before it recomputes them instead. */
@@ -352,7 +352,7 @@ export const localStepLr = (model: SwarmModel, local: number, global: number): n
  * reducers publish.
  */
 export const reducePartition = async (blobs: BlobStore, task: ReduceTask): Promise<string> => {
-  const data = await Promise.all(task.contributors.map(async (c) => ({ miner: c.miner, samples: Math.max(1, c.samples), data: bytesToF32((await blobs.get(c.ref)) ?? new Uint8Array(0)) })));
+  const data = await Promise.all(task.contributors.map(async (c) => ({ miner: c.miner, samples: Math.max(1, c.samples), data: (await findF32(blobs, c.ref)) ?? new Float32Array(0) })));
   return blobs.put(f32View(reduceResult(data, await outerBasis(blobs, task))));
 };
 
