@@ -278,8 +278,9 @@ export class MinerCompute {
   }
 
   /**
-   * A copy of the weights to send to merge `merge`, kept as the merge's base until it is applied
-   * (overlapped merges). The caller stores it (putPartitions) off the compute queue.
+   * A copy of the weights as of merge `merge`'s start, kept as its base until it is applied
+   * (overlapped merges): a participant sends it (putPartitions, off the compute queue), any other
+   * miner of the stage keeps it to carry its progress during the merge over.
    */
   async snapshot(merge: string): Promise<Float32Array> {
     const snap = await this.kernels.pool.getParams(this.tag);

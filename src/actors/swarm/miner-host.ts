@@ -234,6 +234,13 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
       mail.close(f.payload.lease);
       compute?.drop(f.payload.lease);
     }
+    // A miner of the merging stage that is not a participant (nothing trained since the last merge)
+    // still keeps what it learns during an overlapped merge: its weights now are the base it adopts from.
+    const c = compute;
+    if (f.type === "MergeStarted" && c !== undefined && c.stage === f.payload.stage && item.view.config?.schedule.overlapMerges === true
+      && !f.payload.participants.some((q) => q.miner === me)) {
+      void c.snapshot(f.id).catch(fail);
+    }
     send({ type: "fact", fact: f, view: item.view });
     if (alive && actor.getSnapshot().status !== "active") void stop();
   };
