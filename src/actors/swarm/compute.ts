@@ -13,10 +13,10 @@ import { StageRunner, wholeLoss } from "../../kernels/model/runner.js";
 import { buildStage, buildWhole, savedBytes, type StageModels, type WholeModels } from "../../kernels/model/stage.js";
 import type { KernelPool, OptimizerSpec, ParamSetSpec } from "../../kernels/runtime/pool.js";
 import type { Tensor } from "../../kernels/runtime/tensor.js";
-import { adoptPartition, type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter } from "../../machines/protocol/index.js";
+import { type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter } from "../../machines/protocol/index.js";
 import type { ReduceTask } from "../../machines/worker/index.js";
 import { blobRef, type BlobStore, f32View, findF32, getF32 } from "./blob-store.js";
-import { type StageLayout, stageLayout, swarmLr, type SwarmModel, viewsOf } from "./model.js";
+import { type StageLayout, stageLayout, swarmLr, type SwarmModel } from "./model.js";
 
 /** Saved activations a non-final stage keeps per lease in flight before it recomputes them instead. */
 export const KEEP_ACTIVATIONS_BYTES = 64 * 1024 * 1024;

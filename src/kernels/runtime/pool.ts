@@ -2,6 +2,8 @@
 // never blocks the main event loop. Models are pinned to a worker by key; tensors cross threads
 // by transferring their ArrayBuffers (zero copy) when the caller allows it, or stay in the worker
 // as stashes between the runs that need them (a forward's saved activations for its backward).
+// Parameter sets keep a model's weights, summed gradients and AdamW moments in a worker, so its runs
+// read their parameters and add up their gradients there and the optimizer steps there too.
 import { Worker } from "node:worker_threads";
 import { Effect, type Scope } from "effect";
 import { KernelFailed, kernelFailed } from "./errors.js";
