@@ -71,6 +71,10 @@ describe("exit codes", () => {
     expect(err).toMatch(/--threads must be an integer > 0/);
     expect(await main(["node", "swarmline", "orchestrate", "--nats", "nats://127.0.0.1:1", "--run", "bad run"])).toBe(2);
     expect(err).toMatch(/--run must be/);
+    expect(await main(["node", "swarmline", "orchestrate", "--nats", "nats://127.0.0.1:1", "--eval-every", "-1"])).toBe(2);
+    expect(err).toMatch(/--eval-every must be an integer >= 0 \(0: off\)/);
+    expect(await main(["node", "swarmline", "orchestrate", "--nats", "nats://127.0.0.1:1", "--eval-every", "10", "--eval-batches", "0"])).toBe(2);
+    expect(err).toMatch(/--eval-batches must be an integer >= 1/);
     expect(await main(["node", "swarmline", "orchestrate", "--nats", "nats://127.0.0.1:1", "--steps", "4"])).toBe(1);
     expect(err).toMatch(/NatsUnavailable: cannot connect to nats:\/\/127.0.0.1:1[\s\S]*swarmline nats/);
     expect(await main(["node", "swarmline", "miner", "--nats", "nats://127.0.0.1:1", "--hotkey", "//M"])).toBe(1);
