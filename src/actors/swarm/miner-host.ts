@@ -62,6 +62,10 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
   const fail = o.onError ?? ((e: unknown) => process.stderr.write(`miner ${me.slice(0, 8)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`));
   await o.feed.reached(await Effect.runPromise(o.log.lastSeq(run)));
   const writer: ActorWriter = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick });
+  /** Work off the compute queue may still be running when the miner stops; its failures then are the stop's, not errors. */
+  const failWhileAlive = (e: unknown): void => {
+    if (alive) fail(e);
+  };
   const mail = new Mailbox();
   const queue = new WorkQueue(fail);
   let compute: MinerCompute | undefined;
@@ -187,7 +191,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
             return s + len * 4 * (p.reducers[i] ?? []).filter((r) => r !== me).length;
           }, 0);
           send({ type: "partitions.sent", merge: p.merge, refs, bytes });
-        }).catch(fail);
+        }).catch(failWhileAlive);
         return;
       }
       case "reduce": {
@@ -218,7 +222,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
             const ref = await o.blobs.put(f32View(w));
             send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref });
           })
-          .catch(fail);
+          .catch(failWhileAlive);
         return;
       }
     }
@@ -239,7 +243,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
     const c = compute;
     if (f.type === "MergeStarted" && c !== undefined && c.stage === f.payload.stage && item.view.config?.schedule.overlapMerges === true
       && !f.payload.participants.some((q) => q.miner === me)) {
-      void c.snapshot(f.id).catch(fail);
+      void c.snapshot(f.id).catch(failWhileAlive);
     }
     send({ type: "fact", fact: f, view: item.view });
     if (alive && actor.getSnapshot().status !== "active") void stop();
