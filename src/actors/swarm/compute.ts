@@ -272,6 +272,19 @@ export class MinerCompute {
     return n;
   }
 
+  /** This miner's AdamW state (step count, moments), or undefined before its first step. */
+  saveOptimizer(): Promise<Uint8Array | undefined> {
+    return this.loaded ? this.kernels.pool.saveOptimizer(this.tag) : Promise.resolve(undefined);
+  }
+
+  /**
+   * Continues from a stored AdamW state (a joiner taking over the stage's moments) instead of a
+   * fresh optimizer; its step count counts as this miner's own (no second local warmup).
+   */
+  async restoreOptimizer(bytes: Uint8Array): Promise<void> {
+    this.optSteps = await this.kernels.pool.restoreOptimizer(this.tag, this.optSpec, bytes);
+  }
+
   /** Forgets this miner's weights, gradients and optimizer in the pool worker (the miner is gone). */
   release(): Promise<void> {
     return this.kernels.pool.forgetParams(this.tag);

@@ -54,6 +54,9 @@ export interface MinerHost {
 
 const PRIO = { control: 0, backward: 1, forward: 2 } as const;
 
+/** After a stage's first merge and every this many merges after it, one of its miners stores its AdamW state with its weights (for joiners). */
+export const OPTIMIZER_EVERY = 4;
+
 /** Starts a miner on the run the feed reads: certifies its session, then joins through the machine. */
 export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> => {
   const me = o.hotkey.address;
@@ -62,6 +65,17 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
   const fail = o.onError ?? ((e: unknown) => process.stderr.write(`miner ${me.slice(0, 8)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`));
   await o.feed.reached(await Effect.runPromise(o.log.lastSeq(run)));
   const writer: ActorWriter = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick });
+  /**
+   * Whether this miner stores its AdamW state after the merge that opens `epoch` of `stage`: at
+   * epochs 1, 1 + OPTIMIZER_EVERY, ..., and only the stage's active miner with the lowest id, so a
+   * stage's moments cost one upload per OPTIMIZER_EVERY merges (they are twice the weights' size).
+   */
+  const keepsOptimizer = (stage: number, epoch: number): boolean => {
+    if (epoch < 1 || (epoch - 1) % OPTIMIZER_EVERY !== 0) return false;
+    const view = o.feed.view();
+    const first = Object.values(view.miners).filter((m) => m.status === "active" && m.stage === stage).map((m) => m.id).sort()[0];
+    return first === me;
+  };
   /** Work off the compute queue may still be running when the miner stops; its failures then are the stop's, not errors. */
   const failWhileAlive = (e: unknown): void => {
     if (alive) fail(e);
@@ -205,7 +219,12 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
           const m = modelOf();
           compute ??= new MinerCompute(o.kernels(m), m, o.corpus, p.stage);
           await compute.setWeights(await getF32(o.blobs, p.ref));
-          send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref: p.ref });
+          // The stage's stored AdamW state, when the log names one: a joiner does not start cold.
+          // A state that is missing, corrupt or does not fit is reported and the miner starts a fresh one.
+          const state = p.optimizer === undefined ? undefined : await o.blobs.get(p.optimizer).catch((e: unknown) => { fail(e); return undefined; });
+          const restored = state !== undefined && (await compute.restoreOptimizer(state).then(() => true, (e: unknown) => { fail(e); return false; }));
+          // Its WeightsLoaded names the optimizer state it now holds, if it took one over.
+          send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref: p.ref, ...(restored && p.optimizer !== undefined ? { optimizer: p.optimizer } : {}) });
         });
         return;
       }
@@ -220,7 +239,9 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
           .then(async (w) => {
             if (w === undefined) return;
             const ref = await o.blobs.put(f32View(w));
-            send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref });
+            const state = keepsOptimizer(p.stage, p.epoch) ? await c.saveOptimizer() : undefined;
+            const optimizer = state === undefined ? undefined : await o.blobs.put(state);
+            send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref, ...(optimizer === undefined ? {} : { optimizer }) });
           })
           .catch(failWhileAlive);
         return;

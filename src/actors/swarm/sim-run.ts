@@ -32,6 +32,8 @@ export interface SimOptions extends SwarmSettings {
   readonly nats?: string;
   /** Kill miner `miner` (index or hotkey URI) once `step` microbatches completed, or mid-merge: once it sent its partitions to one. */
   readonly kill?: readonly KillAt[];
+  /** Miners (by index) that join only once `step` microbatches completed. */
+  readonly lateJoin?: readonly { readonly miner: number; readonly step: number }[];
   /** Per clock tick, per live miner, probability it dies (it rejoins `rejoinTicks` later). */
   readonly dropout?: number;
   readonly rejoinTicks?: number;
@@ -139,7 +141,14 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     const start = async (i: number): Promise<void> => {
       hosts.set(i, await startMinerHost({ ...base, hotkey: keys[i] as (typeof keys)[number] }));
     };
-    for (let i = 0; i < o.miners; i++) await start(i);
+    const late = new Map((o.lateJoin ?? []).map((j) => [j.miner, j.step]));
+    for (let i = 0; i < o.miners; i++) if (!late.has(i)) await start(i);
+    feed.listen(({ view }) => {
+      for (const [i, step] of late) if (view.counters.completed >= step) {
+        late.delete(i);
+        void start(i).catch(onError);
+      }
+    });
     cleanups.push(async () => { for (const h of hosts.values()) await h.kill(); });
 
     // Faults, driven by the log: kills at a completed count or mid-merge, dropout per recorded clock tick.

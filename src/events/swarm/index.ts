@@ -20,7 +20,10 @@ const latest = [
 ] as const;
 
 /** Every swarm event definition, old versions (with their upcasters) first, for the EventRegistry. */
-export const swarmEvents: readonly EventDefinition[] = [R.SwarmRunStartedV1Def as EventDefinition, R.SwarmRunStartedV2Def as EventDefinition, ...(latest as readonly EventDefinition[])];
+export const swarmEvents: readonly EventDefinition[] = [
+  R.SwarmRunStartedV1Def as EventDefinition, R.SwarmRunStartedV2Def as EventDefinition, M.WeightsLoadedV1Def as EventDefinition,
+  ...(latest as readonly EventDefinition[]),
+];
 
 /** Deciders see payloads upcast to the latest definitions. */
 type Def = (typeof latest)[number];
@@ -28,7 +31,7 @@ type Def = (typeof latest)[number];
 export type SwarmPayloads = { [D in Def as D["type"]]: D extends EventDefinition<string, infer Pl> ? Pl : never };
 export type SwarmEventType = keyof SwarmPayloads;
 
-/** Latest version of each swarm fact type (SwarmRunStarted 3, the rest 1); drafts carry it as `v`. */
+/** Latest version of each swarm fact type (SwarmRunStarted 3, WeightsLoaded 2, the rest 1); drafts carry it as `v`. */
 export const swarmVersion = (type: SwarmEventType): number =>
   Math.max(...swarmEvents.filter((d) => d.type === type).map((d) => d.v));
 

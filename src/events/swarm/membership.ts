@@ -14,7 +14,12 @@ export const StageAssigned = defineEvent("StageAssigned", 1, Schema.Struct({
  * merge that overlapped training, `ref` is the merge's consensus (its accepted results, the
  * miner's sent values where skipped); the miner holds that plus what it learned meanwhile.
  */
-export const WeightsLoaded = defineEvent("WeightsLoaded", 1, Schema.Struct({ stage: Schema.Int, epoch: Schema.Int, ref: Schema.String }));
+const WeightsLoadedV1 = Schema.Struct({ stage: Schema.Int, epoch: Schema.Int, ref: Schema.String });
+/** v2: with `optimizer`, the content ref of the miner's AdamW state (step count and moments) as of that epoch, which a joiner of the stage restores. */
+const WeightsLoadedV2 = Schema.Struct({ ...WeightsLoadedV1.fields, optimizer: Schema.optionalKey(Schema.String) });
+/** v1 named no optimizer state: it upcasts unchanged. */
+export const WeightsLoadedV1Def = defineEvent("WeightsLoaded", 1, WeightsLoadedV1, (p): typeof WeightsLoadedV2.Type => p);
+export const WeightsLoaded = defineEvent("WeightsLoaded", 2, WeightsLoadedV2);
 /** By a miner that was silent for heartbeatEveryTicks: alive, with its queue and throughput (routing inputs). */
 export const HeartbeatSent = defineEvent("HeartbeatSent", 1, Schema.Struct({ queue: Schema.Int, throughput: Schema.Number }));
 /** By the orchestrator: `miner` had no fact for more than heartbeatTimeoutTicks as of `lastSeen`. */

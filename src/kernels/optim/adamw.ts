@@ -107,6 +107,16 @@ export class AdamW {
     return { gradNorm, clipScale };
   }
 
+  /** Whether every moment is finite and every second moment non-negative (a restored state from an untrusted peer must be). */
+  sane(): boolean {
+    for (let k = 0; k < this.m.length; k++) {
+      const m = this.m[k] as Float32Array;
+      const v = this.v[k] as Float32Array;
+      for (let i = 0; i < m.length; i++) if (!Number.isFinite(m[i]) || !((v[i] as number) >= 0) || !Number.isFinite(v[i])) return false;
+    }
+    return true;
+  }
+
   /** Serializes step count, moment estimates and hyperparameters. */
   save(): Uint8Array {
     const w = new StateWriter().bytes(new TextEncoder().encode("ADMW")).u32(1);

@@ -76,6 +76,24 @@ export class ParamSet {
     this.accumulated += 1;
   }
 
+  /** The optimizer's state (AdamW.save: step count, moments, hyperparameters), or undefined before its first step. */
+  saveOptimizer(): Uint8Array | undefined {
+    return this.opt?.save();
+  }
+
+  /** Replaces the optimizer with one restored from `bytes` (same shapes and hyperparameters as `create`); returns its step count. */
+  restoreOptimizer(create: OptimizerSpec, bytes: Uint8Array): number {
+    const opt = new AdamW(this.sizes, create.config, create.decay);
+    try {
+      opt.restore(bytes);
+    } catch (e) {
+      throw new KernelFailed({ reason: "bad-tensor", message: `optimizer state does not fit this parameter set: ${e instanceof Error ? e.message : String(e)}` });
+    }
+    if (!opt.sane()) throw new KernelFailed({ reason: "bad-tensor", message: "optimizer state holds non-finite or negative moments" });
+    this.opt = opt;
+    return opt.steps;
+  }
+
   /**
    * One AdamW step over the mean of the `microbatches` summed gradients (the caller's count must be
    * this set's: a mismatch is a bookkeeping bug, refused), then the sums restart at zero.

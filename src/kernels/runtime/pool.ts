@@ -240,6 +240,19 @@ export class KernelPool {
     return r.report;
   }
 
+  /** The state of parameter set `key`'s optimizer (AdamW.save bytes), or undefined before its first step. */
+  async saveOptimizer(key: string): Promise<Uint8Array | undefined> {
+    const r = await this.send(this.setSlot(key), { op: "params", id: this.nextId++, key, action: "saveOptimizer" }, []);
+    return r.bytes;
+  }
+
+  /** Gives parameter set `key` an optimizer restored from `bytes` (saved by saveOptimizer for the same shapes); resolves to its step count. */
+  async restoreOptimizer(key: string, create: OptimizerSpec, bytes: Uint8Array): Promise<number> {
+    const r = await this.send(this.setSlot(key), { op: "params", id: this.nextId++, key, action: "restoreOptimizer", create, bytes }, []);
+    if (r.steps === undefined) throw kernelFailed("worker", "restoreOptimizer reply without a step count");
+    return r.steps;
+  }
+
   /** Forgets parameter set `key` (its weights, gradients and optimizer moments). */
   async forgetParams(key: string): Promise<void> {
     const slot = this.sets.get(key);

@@ -24,7 +24,8 @@ export type WorkerRequest =
       readonly accumulate?: { readonly set: string; readonly outputs: Readonly<Record<string, string>> } | undefined;
     }
   | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "set"; readonly spec: ParamSetSpec; readonly data: Float32Array }
-  | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "get" | "forget" }
+  | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "get" | "forget" | "saveOptimizer" }
+  | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "restoreOptimizer"; readonly create: OptimizerSpec; readonly bytes: Uint8Array }
   | {
       readonly op: "params";
       readonly id: number;
@@ -67,7 +68,16 @@ export type ModelInfo = {
 
 /** Replies; a failure carries the KernelFailed reason and message (errors do not cross threads). */
 export type WorkerReply =
-  | { readonly id: number; readonly ok: true; readonly info?: ModelInfo; readonly outputs?: Record<string, Tensor>; readonly report?: StepReport }
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly info?: ModelInfo;
+      readonly outputs?: Record<string, Tensor>;
+      readonly report?: StepReport;
+      /** saveOptimizer: the state (absent before the first step); restoreOptimizer: its step count. */
+      readonly bytes?: Uint8Array;
+      readonly steps?: number;
+    }
   | { readonly id: number; readonly ok: false; readonly reason: KernelFailed["reason"]; readonly message: string };
 
 /** The distinct ArrayBuffers behind a set of tensors (a buffer listed twice breaks postMessage). */

@@ -46,6 +46,14 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
         paramSet(req.key).blend(req.parts, req.base);
         return { reply: { id: req.id, ok: true }, transfer: [] };
       }
+      if (req.action === "saveOptimizer") {
+        const bytes = paramSet(req.key).saveOptimizer();
+        return { reply: { id: req.id, ok: true, ...(bytes === undefined ? {} : { bytes }) }, transfer: bytes === undefined ? [] : [bytes.buffer as ArrayBuffer] };
+      }
+      if (req.action === "restoreOptimizer") {
+        const steps = paramSet(req.key).restoreOptimizer(req.create, req.bytes);
+        return { reply: { id: req.id, ok: true, steps }, transfer: [] };
+      }
       if (req.action === "forget") {
         sets.delete(req.key);
         return { reply: { id: req.id, ok: true }, transfer: [] };

@@ -40,7 +40,7 @@ const applyRun = (d: S, fact: SwarmFact): boolean => {
     case "SwarmRunStarted": {
       if (d.config !== null) return true;
       d.config = fact.payload as S["config"];
-      d.stages = fact.payload.stages.map((st) => ({ phase: "training", epoch: 0, sinceMerge: 0, merge: null, weights: st.weights, weightsEpoch: 0, results: [] }));
+      d.stages = fact.payload.stages.map((st) => ({ phase: "training", epoch: 0, sinceMerge: 0, merge: null, weights: st.weights, weightsEpoch: 0, optimizer: null, optimizerEpoch: 0, results: [] }));
       return true;
     }
     case "ClockTicked":
@@ -78,6 +78,11 @@ const applyRun = (d: S, fact: SwarmFact): boolean => {
       if (fact.payload.epoch >= st.weightsEpoch) {
         st.weights = fact.payload.ref;
         st.weightsEpoch = fact.payload.epoch;
+      }
+      const opt = fact.payload.optimizer;
+      if (opt !== undefined && (st.optimizer === null || fact.payload.epoch >= st.optimizerEpoch)) {
+        st.optimizer = opt;
+        st.optimizerEpoch = fact.payload.epoch;
       }
       return true;
     }

@@ -31,6 +31,9 @@ export interface StageState {
   /** The freshest full weights of the stage any miner reported (what a joiner loads). */
   readonly weights: string;
   readonly weightsEpoch: number;
+  /** The freshest AdamW state of the stage a miner stored (a joiner restores it), and its epoch; null before any. */
+  readonly optimizer: string | null;
+  readonly optimizerEpoch: number;
   /**
    * Per partition, the latest accepted merge result of this stage (missing or null: none yet).
    * Under an outer step (DiLoCo) it holds the partition's parameters and momentum after that

@@ -47,11 +47,17 @@ export const onJoin = (ctx: WorkerContext): Reaction => {
 
 export const onStageAssigned = (ctx: WorkerContext, e: Ev<"stage.assigned">): Reaction => ({
   context: produce(ctx, (d) => { d.stage = e.stage; }),
-  effects: [{ type: "loadWeights", params: { stage: e.stage, ref: e.weights, epoch: e.epoch } }],
+  effects: [{ type: "loadWeights", params: { stage: e.stage, ref: e.weights, epoch: e.epoch, ...optimizerOf(ctx, e.stage) } }],
 });
 
+/** The stage's freshest stored AdamW state, as the log names it, for a miner about to load the stage. */
+const optimizerOf = (ctx: WorkerContext, stage: number): { optimizer?: string } => {
+  const ref = ctx.view.stages[stage]?.optimizer;
+  return ref === null || ref === undefined ? {} : { optimizer: ref };
+};
+
 export const onWeightsLoaded = (ctx: WorkerContext, e: Ev<"weights.loaded">): Reaction =>
-  publish(ctx, "WeightsLoaded", { stage: e.stage, epoch: e.epoch, ref: e.ref }, []);
+  publish(ctx, "WeightsLoaded", { stage: e.stage, epoch: e.epoch, ref: e.ref, ...(e.optimizer === undefined ? {} : { optimizer: e.optimizer }) }, []);
 
 /** Requests compute for a unit of work, once (a redelivered fact asks for nothing). */
 export const onWork = (ctx: WorkerContext, w: Work): Reaction => {

@@ -86,7 +86,8 @@ export type WorkerEvent =
   | { readonly type: "step.done"; readonly step: number; readonly microbatches: number }
   | { readonly type: "partitions.sent"; readonly merge: string; readonly refs: readonly string[]; readonly bytes: number }
   | { readonly type: "reduce.done"; readonly merge: string; readonly partition: number; readonly hash: string }
-  | { readonly type: "weights.loaded"; readonly stage: number; readonly epoch: number; readonly ref: string }
+  /** `optimizer`: the content ref of the AdamW state the miner stored with these weights, if it stored one. */
+  | { readonly type: "weights.loaded"; readonly stage: number; readonly epoch: number; readonly ref: string; readonly optimizer?: string }
   | { readonly type: "leave"; readonly reason: string }
   | Signal;
 
@@ -105,8 +106,8 @@ export type Effect =
   | { readonly type: "sendPartitions"; readonly params: { readonly merge: string; readonly stage: number; readonly partitions: number; readonly reducers: readonly (readonly string[])[] } }
   /** weightedAverage of the contributors' copies of one partition; hash the bytes. Reply reduce.done. */
   | { readonly type: "reduce"; readonly params: ReduceTask }
-  /** Load a stage's full weights by content ref. Reply weights.loaded. */
-  | { readonly type: "loadWeights"; readonly params: { readonly stage: number; readonly ref: string; readonly epoch: number } }
+  /** Load a stage's full weights by content ref, and when the log names one the stage's freshest AdamW state. Reply weights.loaded. */
+  | { readonly type: "loadWeights"; readonly params: { readonly stage: number; readonly ref: string; readonly epoch: number; readonly optimizer?: string } }
   /**
    * Adopt accepted partitions (by hash; under an outer rule, the parameter half of each result);
    * keep own values for skipped ones. Reply weights.loaded.

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadHotkey } from "../../../src/actors/identity/index.js";
 import { nodeCrypto } from "../../../src/actors/identity/node-crypto.js";
 import { startEmbeddedNats, type EmbeddedNats } from "../../../src/actors/nats/testing.js";
+import { runSwarmSim } from "../../../src/actors/swarm/sim-run.js";
 import { main } from "../../../src/cli/main.js";
 import { parseLogLines, splitLines } from "../../../src/events/jsonl.js";
 import { asSwarmFact, type SwarmFact } from "../../../src/events/swarm/index.js";
@@ -75,6 +76,10 @@ describe("swarmline sim", () => {
       expect(Number.isFinite(f.payload.loss)).toBe(true);
     }
     expect(facts.some((f) => f.type === "PartitionReduced")).toBe(true);
+    // After a stage's first merge and every 4th after, its lowest-id miner stores its AdamW state with its weights.
+    const stored = facts.filter((f) => f.type === "WeightsLoaded" && f.payload.optimizer !== undefined);
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.every((f) => f.type === "WeightsLoaded" && f.payload.epoch % 4 === 1)).toBe(true);
   });
 
   it("reissues a killed miner's leases and still completes every microbatch exactly once", async () => {
@@ -115,5 +120,28 @@ describe("swarmline sim", () => {
     expect(checkInvariants(facts).violations).toEqual([]);
     expect(auditDecisions(facts)).toEqual([]);
     expect(verifyLog(nodeCrypto, vocabularyRegistry(), lines).ok).toBe(true);
+  });
+
+  it("gives a miner that joins mid-run the stage's current weights and the AdamW state a peer stored", async () => {
+    const lines: string[] = [];
+    const r = await runSwarmSim({
+      seed: 4, nats: nats.url, miners: 7, microbatches: 90, lateJoin: [{ miner: 6, step: 60 }],
+      gpt: { stages: 3, nLayer: 3, dModel: 32, nHead: 2, seq: 16, batch: 4, bottleneck: 4 }, quant: "int8", mergeEvery: 2,
+      evalEvery: 1_000, evalBatches: 1, tickMs: 20, logLines: (ls) => { lines.push(...ls); },
+    });
+    expect(r.violations).toEqual([]);
+    expect(r.microbatches).toMatchObject({ completed: 90, lost: 0 });
+    const facts = factsOf(lines);
+    const late = loadHotkey("//Miner6").address;
+    const assigned = facts.find((f) => f.type === "StageAssigned" && f.payload.miner === late);
+    expect(assigned?.type === "StageAssigned" && assigned.payload.epoch).toBeGreaterThan(0); // merged weights, not the initial ones
+    const loaded = facts.find((f) => f.type === "WeightsLoaded" && f.actor === late);
+    const stored = facts.filter((f) => f.type === "WeightsLoaded" && f.actor !== late && f.payload.optimizer !== undefined);
+    expect(loaded?.type === "WeightsLoaded" && loaded.payload.optimizer).toBeDefined();
+    // It took over the state stored last for its stage before it joined.
+    const before = stored.filter((f) => f.type === "WeightsLoaded" && assigned?.type === "StageAssigned" && f.payload.stage === assigned.payload.stage && facts.indexOf(f) < facts.indexOf(assigned));
+    const last = before[before.length - 1];
+    expect(loaded?.type === "WeightsLoaded" && last?.type === "WeightsLoaded" && loaded.payload.optimizer === last.payload.optimizer).toBe(true);
+    expect(auditDecisions(facts)).toEqual([]);
   });
 });

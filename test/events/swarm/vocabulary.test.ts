@@ -9,7 +9,7 @@ describe("swarm vocabulary", () => {
   it("registers every fact once, PascalCase and past tense", () => {
     for (const d of swarmEvents) {
       expect(d.type).toMatch(/^[A-Z][A-Za-z]+(ed|Sent|Left|Out)$/);
-      const latest = d.type === "SwarmRunStarted" ? 3 : 1;
+      const latest = d.type === "SwarmRunStarted" ? 3 : d.type === "WeightsLoaded" ? 2 : 1;
       expect(registry.latestVersion(d.type)).toBe(latest);
       expect(swarmVersion(d.type as SwarmEventType)).toBe(latest);
     }
@@ -31,6 +31,13 @@ describe("swarm vocabulary", () => {
     expect(Result.isSuccess(v3) && (v3.success.payload as { schedule: { overlapMerges: boolean } }).schedule.overlapMerges).toBe(true);
     // v3 requires the flag: a v3 start without it is invalid, not silently paused.
     expect(Result.isFailure(registry.decode("SwarmRunStarted", 3, v1))).toBe(true);
+  });
+
+  it("upcasts a v1 WeightsLoaded to v2 without an optimizer state, and keeps v2's", () => {
+    const v1 = registry.decode("WeightsLoaded", 1, { stage: 1, epoch: 4, ref: "w" });
+    expect(Result.isSuccess(v1) && v1.success).toEqual({ v: 2, payload: { stage: 1, epoch: 4, ref: "w" } });
+    const v2 = registry.decode("WeightsLoaded", 2, { stage: 1, epoch: 4, ref: "w", optimizer: "o" });
+    expect(Result.isSuccess(v2) && (v2.success.payload as { optimizer?: string }).optimizer).toBe("o");
   });
 
   it("decodes a valid lease and rejects a fractional microbatch index", () => {

@@ -90,6 +90,22 @@ describe("stage worker machine", () => {
     expect(forwardsWhileMerging(true)).toBeGreaterThan(0);
   });
 
+  it("loads the stage's freshest weights and the AdamW state a peer stored with them", () => {
+    const h = harness("a");
+    h.log.run({ type: "StartRun", config: config({}, 1) });
+    h.log.join("b");
+    h.log.add("b", "WeightsLoaded", { stage: 0, epoch: 4, ref: "w-epoch4", optimizer: "adam-epoch4" });
+    h.feed();
+    h.log.run({ type: "Advance" });
+    h.feed();
+    expect(h.effects).toContainEqual({ type: "loadWeights", params: { stage: 0, ref: "w-epoch4", epoch: 4, optimizer: "adam-epoch4" } });
+    // Its own WeightsLoaded names an optimizer state only when it stored one.
+    h.actor.send({ type: "weights.loaded", stage: 0, epoch: 4, ref: "w-epoch4" });
+    h.feed();
+    const own = h.published().find((f) => f.type === "WeightsLoaded");
+    expect(own?.type === "WeightsLoaded" && own.payload).toEqual({ stage: 0, epoch: 4, ref: "w-epoch4" });
+  });
+
   it("stops for good when it is timed out or kicked", () => {
     const h = harness("a");
     h.log.run({ type: "StartRun", config: config({}, 1) });
