@@ -228,6 +228,16 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         });
         return;
       }
+      case "storeWeights": {
+        const p = e.params;
+        const c = compute;
+        if (c === undefined) return;
+        void c.weights().then(async (w) => {
+          if (w === undefined) return;
+          send({ type: "weights.stored", stage: p.stage, epoch: p.epoch, ref: await o.blobs.put(f32View(w)) });
+        }).catch(failWhileAlive);
+        return;
+      }
       case "applyMerge": {
         const p = e.params;
         const c = compute;

@@ -36,6 +36,7 @@ export interface ComputeModel {
   /** Average one partition over the sealed contributors; returns the result's content hash. */
   reduce(miner: string, task: ReduceTask): string;
   load(miner: string, p: Params<"loadWeights">): string;
+  store(miner: string, p: Params<"storeWeights">): string;
   /** Adopt accepted partitions, keep own values for skipped ones; returns the new weights ref. */
   applyMerge(miner: string, p: Params<"applyMerge">): string;
 }
@@ -106,6 +107,7 @@ export const fakeCompute = (o: FakeComputeOptions, blobs: BlobStore): ComputeMod
       weights.set(m, w);
       return blobs.put(w);
     },
+    store: (m, p) => blobs.put(weights.get(m) ?? initialWeights(o.seed, p.stage, o.params[p.stage] ?? 1)),
     applyMerge: (m, p) => {
       const w = weights.get(m) ?? initialWeights(o.seed, p.stage, o.params[p.stage] ?? 1);
       const base = p.overlap ? sent.get(`${m}|${p.merge}`) : undefined;

@@ -163,6 +163,7 @@ export const simulate = (o: SimOptions): SimResult => {
       case "sendPartitions": return send({ type: "partitions.sent", merge: e.params.merge, ...compute.sendPartitions(me, e.params) });
       case "reduce": return send({ type: "reduce.done", merge: e.params.merge, partition: e.params.partition, hash: compute.reduce(me, e.params) });
       case "loadWeights": return send({ type: "weights.loaded", stage: e.params.stage, epoch: e.params.epoch, ref: compute.load(me, e.params) });
+      case "storeWeights": return send({ type: "weights.stored", stage: e.params.stage, epoch: e.params.epoch, ref: compute.store(me, e.params) });
       case "applyMerge": return send({ type: "weights.loaded", stage: e.params.stage, epoch: e.params.epoch, ref: compute.applyMerge(me, e.params) });
     }
   };

@@ -37,6 +37,7 @@ export const workerMachine = setup({
     sendPartitions: emit((_, params: Params<"sendPartitions">) => ({ type: "sendPartitions" as const, params })),
     reduce: emit((_, params: Params<"reduce">) => ({ type: "reduce" as const, params })),
     loadWeights: emit((_, params: Params<"loadWeights">) => ({ type: "loadWeights" as const, params })),
+    storeWeights: emit((_, params: Params<"storeWeights">) => ({ type: "storeWeights" as const, params })),
     applyMerge: emit((_, params: Params<"applyMerge">) => ({ type: "applyMerge" as const, params })),
     /** Applies a pure reaction: its context, then its effects (the named actions above), in order. */
     apply: enqueueActions(({ enqueue }, r: R.Reaction) => {
@@ -54,7 +55,7 @@ export const workerMachine = setup({
   id: "stageWorker",
   context: ({ input }) => ({
     ...input, stage: null, view: initialState(), tick: 0, lastPublished: 0, published: 0, pending: 0, held: [], done: {},
-    sinceStep: 0, steps: 0, merge: null, joinId: null, listening: false,
+    sinceStep: 0, steps: 0, sinceStore: 0, merge: null, joinId: null, listening: false,
   }),
   initial: "joining",
   on: {
@@ -86,6 +87,7 @@ export const workerMachine = setup({
     "backward.done": { actions: react(R.onBackwardDone) },
     "step.done": { actions: react(R.onStepDone) },
     "partitions.sent": { actions: react(R.onPartitionsSent) },
+    "weights.stored": { actions: react(R.onWeightsStored) },
     removed: { target: ".gone" },
     leave: { target: ".gone", actions: react(R.onLeave) },
   },

@@ -93,14 +93,33 @@ const afterBackward = (ctx: WorkerContext, lease: string, stage: number, ref: st
   let r: Reaction = none(ctx);
   if (stage > 0 && typeof upstream === "string") r = publish(ctx, "GradientsReturned", { lease, stage, to: upstream, ref, bytes }, [lease]);
   r = then(r, (c) => publish(c, "BackwardCompleted", { lease, stage }, [lease]));
-  return then(r, (c) => {
+  r = then(r, (c) => {
     const per = c.view.config?.schedule.microbatchesPerStep ?? 1;
     const next = produce(c, (d) => { d.sinceStep += 1; });
     if (next.sinceStep < per) return none(next);
     const stepped = produce(next, (d) => { d.steps += 1; d.sinceStep = 0; });
     return { context: stepped, effects: [{ type: "stepOptimizer", params: { stage, step: stepped.steps, microbatches: per } }] };
   });
+  return then(r, (c) => storeIfAlone(c, stage));
 };
+
+/**
+ * A stage served by one miner never merges, so the log would keep naming its initial weights:
+ * every mergeEvery backward passes that miner stores its weights (WeightsLoaded at the stage's
+ * epoch), which is what a joiner loads and what an orchestrator validates.
+ */
+const storeIfAlone = (ctx: WorkerContext, stage: number): Reaction => {
+  const c = produce(ctx, (d) => { d.sinceStore += 1; });
+  const every = c.view.config?.schedule.mergeEvery ?? Number.POSITIVE_INFINITY;
+  if (c.sinceStore < every || stageMiners(c.view, stage).length !== 1) return none(c);
+  return {
+    context: produce(c, (d) => { d.sinceStore = 0; }),
+    effects: [{ type: "storeWeights", params: { stage, epoch: c.view.stages[stage]?.epoch ?? 0 } }],
+  };
+};
+
+export const onWeightsStored = (ctx: WorkerContext, e: Ev<"weights.stored">): Reaction =>
+  publish(ctx, "WeightsLoaded", { stage: e.stage, epoch: e.epoch, ref: e.ref }, []);
 
 export const onLossDone = (ctx0: WorkerContext, e: Ev<"loss.done">): Reaction => {
   const ctx = finished(ctx0);

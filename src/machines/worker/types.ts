@@ -60,6 +60,8 @@ export interface WorkerContext extends WorkerInput {
   readonly done: Readonly<Record<string, true>>;
   readonly sinceStep: number;
   readonly steps: number;
+  /** Backward passes since the log last named this miner's weights (its load, or a store of a stage it serves alone). */
+  readonly sinceStore: number;
   readonly merge: string | null;
   /** Id of this session's MinerJoined; facts before it are folded into the view but not acted on. */
   readonly joinId: string | null;
@@ -88,6 +90,8 @@ export type WorkerEvent =
   | { readonly type: "reduce.done"; readonly merge: string; readonly partition: number; readonly hash: string }
   /** `optimizer`: the content ref of the AdamW state the miner stored with these weights, if it stored one. */
   | { readonly type: "weights.loaded"; readonly stage: number; readonly epoch: number; readonly ref: string; readonly optimizer?: string }
+  /** The weights a storeWeights asked for are stored under `ref`. */
+  | { readonly type: "weights.stored"; readonly stage: number; readonly epoch: number; readonly ref: string }
   | { readonly type: "leave"; readonly reason: string }
   | Signal;
 
@@ -106,6 +110,11 @@ export type Effect =
   | { readonly type: "sendPartitions"; readonly params: { readonly merge: string; readonly stage: number; readonly partitions: number; readonly reducers: readonly (readonly string[])[] } }
   /** weightedAverage of the contributors' copies of one partition; hash the bytes. Reply reduce.done. */
   | { readonly type: "reduce"; readonly params: ReduceTask }
+  /**
+   * Store the current weights (a stage served by this miner alone never merges, so nothing else
+   * would name its trained weights in the log). Reply weights.stored.
+   */
+  | { readonly type: "storeWeights"; readonly params: { readonly stage: number; readonly epoch: number } }
   /** Load a stage's full weights by content ref, and when the log names one the stage's freshest AdamW state. Reply weights.loaded. */
   | { readonly type: "loadWeights"; readonly params: { readonly stage: number; readonly ref: string; readonly epoch: number; readonly optimizer?: string } }
   /**

@@ -144,4 +144,26 @@ describe("swarmline sim", () => {
     expect(loaded?.type === "WeightsLoaded" && last?.type === "WeightsLoaded" && loaded.payload.optimizer === last.payload.optimizer).toBe(true);
     expect(auditDecisions(facts)).toEqual([]);
   });
+
+  it("names a solo stage's trained weights in the log, though that stage never merges", async () => {
+    const lines: string[] = [];
+    const r = await runSwarmSim({
+      seed: 6, nats: nats.url, miners: 3, microbatches: 24,
+      gpt: { stages: 2, nLayer: 2, dModel: 32, nHead: 2, seq: 16, batch: 4, bottleneck: 4 }, quant: "int8", mergeEvery: 4,
+      evalEvery: 1_000, evalBatches: 1, tickMs: 20, logLines: (ls) => { lines.push(...ls); },
+    });
+    expect(r.violations).toEqual([]);
+    const facts = factsOf(lines);
+    const start = facts.find((f) => f.type === "SwarmRunStarted");
+    const assigned = facts.filter((f) => f.type === "StageAssigned");
+    const solo = [0, 1].find((s) => assigned.filter((f) => f.type === "StageAssigned" && f.payload.stage === s).length === 1) as number;
+    const initial = start?.type === "SwarmRunStarted" ? start.payload.stages[solo]?.weights : undefined;
+    expect(facts.some((f) => f.type === "MergeStarted" && f.payload.stage === solo)).toBe(false);
+    // Every 4 backward passes (24 microbatches: 6 times; the last may still be in flight at the end) its miner names its current weights.
+    const stored = facts.filter((f) => f.type === "WeightsLoaded" && f.payload.stage === solo && f.payload.ref !== initial);
+    expect(stored.length).toBeGreaterThanOrEqual(5);
+    expect(stored.length).toBeLessThanOrEqual(6);
+    expect(new Set(stored.map((f) => (f.type === "WeightsLoaded" ? f.payload.ref : ""))).size).toBe(stored.length);
+    expect(auditDecisions(facts)).toEqual([]);
+  });
 });

@@ -106,6 +106,37 @@ describe("stage worker machine", () => {
     expect(own?.type === "WeightsLoaded" && own.payload).toEqual({ stage: 0, epoch: 4, ref: "w-epoch4" });
   });
 
+  it("stores its weights every mergeEvery backward passes while it serves its stage alone, and only then", () => {
+    const stores = (peers: number): number => {
+      const h = harness("a");
+      h.log.run({ type: "StartRun", config: config({ mergeEvery: 2, maxInFlight: 1 }, 1) });
+      h.feed();
+      h.log.run({ type: "Advance" });
+      h.feed();
+      h.actor.send({ type: "weights.loaded", stage: 0, epoch: 0, ref: "w0" });
+      h.feed();
+      for (let i = 0; i < peers; i++) h.log.join(`p${i}`);
+      for (let mb = 0; mb < 4; mb++) {
+        const next = h.log.facts.reduce(evolve, initialState()).nextMicrobatch;
+        h.log.add(ORCH, "MicrobatchLeased", { microbatch: next, batch: mb, attempt: 0, miner: "a", expires: 50 });
+        h.feed();
+        const lease = h.log.facts[h.log.facts.length - 1]!;
+        h.actor.send({ type: "loss.done", lease: lease.id, stage: 0, loss: 2, tokens: 8, ref: "", bytes: 0 });
+        h.feed();
+      }
+      return h.effects.filter((e) => e.type === "storeWeights").length;
+    };
+    expect(stores(0)).toBe(2); // 4 backward passes alone, mergeEvery 2
+    expect(stores(1)).toBe(0); // a peer on the stage: merges name its weights
+    const h = harness("a");
+    h.log.run({ type: "StartRun", config: config({}, 1) });
+    h.feed();
+    h.actor.send({ type: "weights.stored", stage: 0, epoch: 3, ref: "w-trained" });
+    h.feed();
+    const f = h.published().find((x) => x.type === "WeightsLoaded");
+    expect(f?.type === "WeightsLoaded" && f.payload).toEqual({ stage: 0, epoch: 3, ref: "w-trained" });
+  });
+
   it("stops for good when it is timed out or kicked", () => {
     const h = harness("a");
     h.log.run({ type: "StartRun", config: config({}, 1) });
