@@ -13,9 +13,8 @@ import { startMinerHost } from "../actors/swarm/miner-host.js";
 import type { SwarmModel } from "../actors/swarm/model.js";
 import { sotuCorpus } from "../kernels/data/corpus.js";
 import { KernelPool } from "../kernels/runtime/pool.js";
-import { setExit } from "./main.js";
 import { checkRunId, UsageError } from "./run-settings.js";
-import { explain, hotkeyFromFlag, SIGNAL_EXIT, withSwarmProcess } from "./swarm-process.js";
+import { hotkeyFromFlag, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
 
 type Flags = { nats: string; hotkey: string; run?: string; threads: string; throughput: string };
 
@@ -103,13 +102,5 @@ export const registerMiner = (program: Command): void => {
     .option("--run <id>", "the run to join (default: the only run on the server)")
     .option("--threads <n>", "ORT intra-op threads of the kernel worker", "1")
     .option("--throughput <x>", "self-reported throughput (routing weight)", "1")
-    .action(async (f: Flags) => {
-      try {
-        setExit(await mine(f));
-      } catch (e) {
-        const { code, message } = explain(e);
-        process.stderr.write(`swarmline miner: ${message}\n`);
-        setExit(code);
-      }
-    });
+    .action(swarmAction("miner", mine));
 };

@@ -18,9 +18,8 @@ import { RunStats } from "../actors/swarm/stats.js";
 import { sotuCorpus } from "../kernels/data/corpus.js";
 import { KernelPool } from "../kernels/runtime/pool.js";
 import type { OrchestratorState } from "../machines/orchestrator/index.js";
-import { setExit } from "./main.js";
 import { checkRunId, flagSettings, readRunFile, RUN_DEFAULTS, settingsOf, UsageError } from "./run-settings.js";
-import { explain, hotkeyFromFlag, SIGNAL_EXIT, withSwarmProcess } from "./swarm-process.js";
+import { hotkeyFromFlag, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
 
 type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean; evalEvery: string; evalBatches: string };
 
@@ -198,13 +197,5 @@ export const registerOrchestrate = (program: Command): void => {
     .option("--eval-every <n>", "validate the weights the log names every N microbatches and at the end, in bits per byte (0: off; runs ORT in this process)", "0")
     .option("--eval-batches <n>", "validation batches per evaluation", "8")
     .option("--json", "print the final summary as one JSON line on stdout")
-    .action(async (f: Flags) => {
-      try {
-        setExit(await orchestrate(f));
-      } catch (e) {
-        const { code, message } = explain(e);
-        process.stderr.write(`swarmline orchestrate: ${message}\n`);
-        setExit(code);
-      }
-    });
+    .action(swarmAction("orchestrate", orchestrate));
 };

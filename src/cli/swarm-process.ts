@@ -5,6 +5,7 @@ import { type Hotkey, loadHotkey } from "../actors/identity/index.js";
 import type { NatsConnection } from "../actors/nats/connection.js";
 import { connectNats } from "../actors/nats/connection.js";
 import { NatsUnavailable } from "../actors/eventlog/errors.js";
+import { setExit } from "./main.js";
 import { ConfigError, UsageError } from "./run-settings.js";
 
 /** Connects, or throws NatsUnavailable naming the URL, the cause and the fix (exit code 1). */
@@ -24,6 +25,17 @@ export const explain = (e: unknown): { code: number; message: string } => {
   if (e instanceof UsageError || e instanceof ConfigError) return { code: 2, message: e.message };
   const tag = typeof e === "object" && e !== null && "_tag" in e ? `${String((e as { _tag: unknown })._tag)}: ` : "";
   return { code: 1, message: `${tag}${e instanceof Error ? e.message : String(e)}` };
+};
+
+/** A command's action: runs `body` and sets the exit code, printing a failure as `swarmline <command>: message`. */
+export const swarmAction = <F>(command: string, body: (flags: F) => Promise<number>) => async (f: F): Promise<void> => {
+  try {
+    setExit(await body(f));
+  } catch (e) {
+    const { code, message } = explain(e);
+    process.stderr.write(`swarmline ${command}: ${message}\n`);
+    setExit(code);
+  }
 };
 
 /** Resolves with the signal's name on the first SIGINT or SIGTERM; `off()` removes the handlers. */

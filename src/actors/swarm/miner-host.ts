@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { Effect } from "effect";
 import { createActor } from "xstate";
 import type { Corpus } from "../../kernels/data/corpus.js";
+import { partitionBounds } from "../../machines/protocol/index.js";
 import { type Effect as WorkerEffect, type WorkerDraft, type WorkerEvent, workerMachine } from "../../machines/worker/index.js";
 import type { EventLogShape } from "../eventlog/service.js";
 import type { Hotkey } from "../identity/index.js";
@@ -54,10 +55,6 @@ export interface MinerHost {
 
 const PRIO = { control: 0, backward: 1, forward: 2 } as const;
 
-/** After a stage's first merge and every this many merges after it, one of its miners stores its AdamW state with its weights (for joiners). */
-export const OPTIMIZER_EVERY = 4;
-
-/** Starts a miner on the run the feed reads: certifies its session, then joins through the machine. */
 export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> => {
   const me = o.hotkey.address;
   const session = o.session ?? randomBytes(4).toString("hex");
@@ -65,17 +62,6 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
   const fail = o.onError ?? ((e: unknown) => process.stderr.write(`miner ${me.slice(0, 8)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`));
   await o.feed.reached(await Effect.runPromise(o.log.lastSeq(run)));
   const writer: ActorWriter = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick });
-  /**
-   * Whether this miner stores its AdamW state after the merge that opens `epoch` of `stage`: at
-   * epochs 1, 1 + OPTIMIZER_EVERY, ..., and only the stage's active miner with the lowest id, so a
-   * stage's moments cost one upload per OPTIMIZER_EVERY merges (they are twice the weights' size).
-   */
-  const keepsOptimizer = (stage: number, epoch: number): boolean => {
-    if (epoch < 1 || (epoch - 1) % OPTIMIZER_EVERY !== 0) return false;
-    const view = o.feed.view();
-    const first = Object.values(view.miners).filter((m) => m.status === "active" && m.stage === stage).map((m) => m.id).sort()[0];
-    return first === me;
-  };
   /** Work off the compute queue may still be running when the miner stops; its failures then are the stop's, not errors. */
   const failWhileAlive = (e: unknown): void => {
     if (alive) fail(e);
@@ -191,6 +177,10 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         });
         return;
       }
+      case "snapshotWeights": {
+        void compute?.snapshot(e.params.merge).catch(failWhileAlive);
+        return;
+      }
       case "sendPartitions": {
         const p = e.params;
         const c = compute;
@@ -199,11 +189,8 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         // nor storing it holds this miner's compute queue.
         void c.snapshot(p.merge).then(async (snap) => {
           const refs = await putPartitions(o.blobs, snap, p.partitions);
-          const size = snap.length;
-          const bytes = refs.reduce((s, _, i) => {
-            const len = Math.floor(size / refs.length) + (i < size % refs.length ? 1 : 0);
-            return s + len * 4 * (p.reducers[i] ?? []).filter((r) => r !== me).length;
-          }, 0);
+          // Each partition's bytes to each of its reducers other than this miner.
+          const bytes = partitionBounds(snap.length, p.partitions).reduce((s, q, i) => s + (q.end - q.start) * 4 * (p.reducers[i] ?? []).filter((r) => r !== me).length, 0);
           send({ type: "partitions.sent", merge: p.merge, refs, bytes });
         }).catch(failWhileAlive);
         return;
@@ -249,7 +236,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
           .then(async (w) => {
             if (w === undefined) return;
             const ref = await o.blobs.put(f32View(w));
-            const state = keepsOptimizer(p.stage, p.epoch) ? await c.saveOptimizer() : undefined;
+            const state = p.storeOptimizer ? await c.saveOptimizer() : undefined;
             const optimizer = state === undefined ? undefined : await o.blobs.put(state);
             send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref, ...(optimizer === undefined ? {} : { optimizer }) });
           })
@@ -268,13 +255,6 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
     if (f.type === "MicrobatchCompleted" || f.type === "MicrobatchReissued") {
       mail.close(f.payload.lease);
       compute?.drop(f.payload.lease);
-    }
-    // A miner of the merging stage that is not a participant (nothing trained since the last merge)
-    // still keeps what it learns during an overlapped merge: its weights now are the base it adopts from.
-    const c = compute;
-    if (f.type === "MergeStarted" && c !== undefined && c.stage === f.payload.stage && item.view.config?.schedule.overlapMerges === true
-      && !f.payload.participants.some((q) => q.miner === me)) {
-      void c.snapshot(f.id).catch(failWhileAlive);
     }
     send({ type: "fact", fact: f, view: item.view });
     if (alive && actor.getSnapshot().status !== "active") void stop();

@@ -37,6 +37,7 @@ export interface ComputeModel {
   reduce(miner: string, task: ReduceTask): string;
   load(miner: string, p: Params<"loadWeights">): string;
   store(miner: string, p: Params<"storeWeights">): string;
+  snapshot(miner: string, p: Params<"snapshotWeights">): void;
   /** Adopt accepted partitions, keep own values for skipped ones; returns the new weights ref. */
   applyMerge(miner: string, p: Params<"applyMerge">): string;
 }
@@ -106,6 +107,10 @@ export const fakeCompute = (o: FakeComputeOptions, blobs: BlobStore): ComputeMod
       const w = blobs.get(p.ref) ?? initialWeights(o.seed, p.stage, o.params[p.stage] ?? 1);
       weights.set(m, w);
       return blobs.put(w);
+    },
+    snapshot: (m, p) => {
+      const w = weights.get(m);
+      if (w !== undefined) sent.set(`${m}|${p.merge}`, w.slice());
     },
     store: (m, p) => blobs.put(weights.get(m) ?? initialWeights(o.seed, p.stage, o.params[p.stage] ?? 1)),
     applyMerge: (m, p) => {

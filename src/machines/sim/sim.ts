@@ -160,6 +160,7 @@ export const simulate = (o: SimOptions): SimResult => {
       case "lastStage": return send({ type: "loss.done", lease: e.params.lease, stage: e.params.stage, ...compute.lastStage(me, e.params) });
       case "backward": return send({ type: "backward.done", lease: e.params.lease, stage: e.params.stage, ...compute.backward(me, e.params) });
       case "stepOptimizer": compute.step(me, e.params); return send({ type: "step.done", step: e.params.step, microbatches: e.params.microbatches });
+      case "snapshotWeights": return compute.snapshot(me, e.params);
       case "sendPartitions": return send({ type: "partitions.sent", merge: e.params.merge, ...compute.sendPartitions(me, e.params) });
       case "reduce": return send({ type: "reduce.done", merge: e.params.merge, partition: e.params.partition, hash: compute.reduce(me, e.params) });
       case "loadWeights": return send({ type: "weights.loaded", stage: e.params.stage, epoch: e.params.epoch, ref: compute.load(me, e.params) });

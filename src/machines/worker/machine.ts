@@ -35,6 +35,7 @@ export const workerMachine = setup({
     backward: emit((_, params: Params<"backward">) => ({ type: "backward" as const, params })),
     stepOptimizer: emit((_, params: Params<"stepOptimizer">) => ({ type: "stepOptimizer" as const, params })),
     sendPartitions: emit((_, params: Params<"sendPartitions">) => ({ type: "sendPartitions" as const, params })),
+    snapshotWeights: emit((_, params: Params<"snapshotWeights">) => ({ type: "snapshotWeights" as const, params })),
     reduce: emit((_, params: Params<"reduce">) => ({ type: "reduce" as const, params })),
     loadWeights: emit((_, params: Params<"loadWeights">) => ({ type: "loadWeights" as const, params })),
     storeWeights: emit((_, params: Params<"storeWeights">) => ({ type: "storeWeights" as const, params })),

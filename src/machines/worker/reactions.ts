@@ -134,6 +134,9 @@ export const onStepDone = (ctx: WorkerContext, e: Ev<"step.done">): Reaction =>
 
 export const onMergeStarted = (ctx: WorkerContext, e: Ev<"merge.started">): Reaction => {
   const context = produce(ctx, (d) => { d.merge = e.merge; });
+  // A non-participant (nothing trained since the last merge) of an overlapped merge still keeps
+  // what it learns meanwhile: its weights now are the base it adopts the result from.
+  if (!e.participant && ctx.stage !== null && overlapsMerges(ctx)) return { context, effects: [{ type: "snapshotWeights", params: { merge: e.merge } }] };
   if (!e.participant || ctx.stage === null || ctx.done[`send:${e.merge}`] === true) return none(context);
   return {
     context: produce(context, (d) => { d.done[`send:${e.merge}`] = true; }),
@@ -160,9 +163,23 @@ export const onMergeCompleted = (ctx: WorkerContext, e: Ev<"merge.completed">): 
         context: ctx,
         effects: [{
           type: "applyMerge",
-          params: { merge: e.merge, stage: ctx.stage, epoch: e.epoch, results: e.results, outer: ctx.view.config?.outer !== undefined, overlap: overlapsMerges(ctx) },
+          params: {
+            merge: e.merge, stage: ctx.stage, epoch: e.epoch, results: e.results, outer: ctx.view.config?.outer !== undefined, overlap: overlapsMerges(ctx),
+            storeOptimizer: keepsOptimizer(ctx, ctx.stage, e.epoch),
+          },
         }],
       };
+
+/** After a stage's first merge and every this many merges after it, one of its miners stores its AdamW state with its weights (for joiners). */
+export const OPTIMIZER_EVERY = 4;
+
+/**
+ * Whether this miner stores its AdamW state with the weights of `epoch` of `stage`: at epochs 1,
+ * 1 + OPTIMIZER_EVERY, ..., and only the stage's active miner with the lowest id, so a stage's
+ * moments cost one upload per OPTIMIZER_EVERY merges (they are twice the weights' size).
+ */
+const keepsOptimizer = (ctx: WorkerContext, stage: number, epoch: number): boolean =>
+  epoch >= 1 && (epoch - 1) % OPTIMIZER_EVERY === 0 && stageMiners(ctx.view, stage)[0]?.id === ctx.me;
 
 /** Training goes on while the stage merges (Schedule.overlapMerges). */
 export const overlapsMerges = (ctx: WorkerContext): boolean => ctx.view.config?.schedule.overlapMerges === true;

@@ -108,6 +108,8 @@ export type Effect =
   | { readonly type: "stepOptimizer"; readonly params: { readonly stage: number; readonly step: number; readonly microbatches: number } }
   /** Snapshot weights, cut into partitions, send partition i to reducers[i] (and keep the copy). Reply partitions.sent. */
   | { readonly type: "sendPartitions"; readonly params: { readonly merge: string; readonly stage: number; readonly partitions: number; readonly reducers: readonly (readonly string[])[] } }
+  /** Keep a copy of the weights as merge `merge`'s base without sending it (a non-participant of an overlapped merge). */
+  | { readonly type: "snapshotWeights"; readonly params: { readonly merge: string } }
   /** weightedAverage of the contributors' copies of one partition; hash the bytes. Reply reduce.done. */
   | { readonly type: "reduce"; readonly params: ReduceTask }
   /**
@@ -121,4 +123,4 @@ export type Effect =
    * Adopt accepted partitions (by hash; under an outer rule, the parameter half of each result);
    * keep own values for skipped ones. Reply weights.loaded.
    */
-  | { readonly type: "applyMerge"; readonly params: { readonly merge: string; readonly stage: number; readonly epoch: number; readonly results: readonly (string | null)[]; readonly outer: boolean; readonly overlap: boolean } };
+  | { readonly type: "applyMerge"; readonly params: { readonly merge: string; readonly stage: number; readonly epoch: number; readonly results: readonly (string | null)[]; readonly outer: boolean; readonly overlap: boolean; readonly storeOptimizer: boolean } };
