@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { Effect } from "effect";
 import { sotuCorpus } from "../../kernels/data/corpus.js";
 import { KernelPool } from "../../kernels/runtime/pool.js";
-import { checkInvariants } from "../../machines/orchestrator/index.js";
+import { checkInvariants, type OrchestratorState } from "../../machines/orchestrator/index.js";
 import { rngFor } from "../../machines/protocol/index.js";
 import { exportLog } from "../eventlog/transfer.js";
 import { EventLog } from "../eventlog/service.js";
@@ -32,8 +32,8 @@ export interface SimOptions extends SwarmSettings {
   readonly nats?: string;
   /** Kill miner `miner` (index or hotkey URI) once `step` microbatches completed, or mid-merge: once it sent its partitions to one. */
   readonly kill?: readonly KillAt[];
-  /** Miners (by index) that join only once `step` microbatches completed. */
-  readonly lateJoin?: readonly { readonly miner: number; readonly step: number }[];
+  /** Miners (by index) that join only once `step` microbatches completed, or once `when` holds of the run's state. */
+  readonly lateJoin?: readonly ({ readonly miner: number; readonly step: number } | { readonly miner: number; readonly when: (view: OrchestratorState) => boolean })[];
   /** Per clock tick, per live miner, probability it dies (it rejoins `rejoinTicks` later). */
   readonly dropout?: number;
   readonly rejoinTicks?: number;
@@ -141,10 +141,10 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     const start = async (i: number): Promise<void> => {
       hosts.set(i, await startMinerHost({ ...base, hotkey: keys[i] as (typeof keys)[number] }));
     };
-    const late = new Map((o.lateJoin ?? []).map((j) => [j.miner, j.step]));
+    const late = new Map((o.lateJoin ?? []).map((j) => [j.miner, "step" in j ? (v: OrchestratorState) => v.counters.completed >= j.step : j.when]));
     for (let i = 0; i < o.miners; i++) if (!late.has(i)) await start(i);
     feed.listen(({ view }) => {
-      for (const [i, step] of late) if (view.counters.completed >= step) {
+      for (const [i, ready] of late) if (ready(view)) {
         late.delete(i);
         void start(i).catch(onError);
       }

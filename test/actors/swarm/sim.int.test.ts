@@ -125,12 +125,13 @@ describe("swarmline sim", () => {
   it("gives a miner that joins mid-run the stage's current weights and the AdamW state a peer stored", async () => {
     const lines: string[] = [];
     const r = await runSwarmSim({
-      seed: 4, nats: nats.url, miners: 7, microbatches: 90, lateJoin: [{ miner: 6, step: 60 }],
+      // Miner 6 joins once every stage has stored an AdamW state (the log names one for each).
+      seed: 4, nats: nats.url, miners: 7, microbatches: 120, lateJoin: [{ miner: 6, when: (v) => v.stages.every((st) => st.optimizer !== null) }],
       gpt: { stages: 3, nLayer: 3, dModel: 32, nHead: 2, seq: 16, batch: 4, bottleneck: 4 }, quant: "int8", mergeEvery: 2,
       evalEvery: 1_000, evalBatches: 1, tickMs: 20, logLines: (ls) => { lines.push(...ls); },
     });
     expect(r.violations).toEqual([]);
-    expect(r.microbatches).toMatchObject({ completed: 90, lost: 0 });
+    expect(r.microbatches).toMatchObject({ completed: 120, lost: 0 });
     const facts = factsOf(lines);
     const late = loadHotkey("//Miner6").address;
     const assigned = facts.find((f) => f.type === "StageAssigned" && f.payload.miner === late);
