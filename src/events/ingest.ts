@@ -20,7 +20,9 @@ export type IngestReason =
   | "BrokenChain"
   | "Duplicate"
   | "Uncertified"
-  | "HoldFull";
+  | "HoldFull"
+  /** The envelope names another actor than the subject it was published on (a forgery or a bug). */
+  | "WrongSubject";
 
 /**
  * Why a message was refused, as a plain tagged object (cheap to build, JSON for dead letters).
@@ -112,6 +114,11 @@ export class IngestGate {
     return out;
   }
 
+  /** Whether the unsigned event `hash` of `actor` is still waiting for a signature (not released, not dropped as a fork). */
+  holds(actor: string, hash: string): boolean {
+    return this.actors.get(actor)?.held.has(hash) ?? false;
+  }
+
   /** How many unsigned events are waiting for a signature. */
   heldCount(): number {
     let n = 0;
@@ -119,7 +126,12 @@ export class IngestGate {
     return n;
   }
 
-  offer(raw: Uint8Array | string): IngestResult {
+  /**
+   * Offers one message. `subjectActor`: the actor token of the subject it arrived on, when known;
+   * an envelope naming another actor is refused (a client with rights to its own subject cannot
+   * speak for anyone else, even on a server without permissions).
+   */
+  offer(raw: Uint8Array | string, subjectActor?: string): IngestResult {
     const size = typeof raw === "string" ? utf8Length(raw, this.opts.maxBytes) : raw.byteLength;
     if (size > this.opts.maxBytes) return reject({ _tag: "Oversized", detail: `message exceeds ${this.opts.maxBytes} bytes` });
     let json: unknown;
@@ -131,6 +143,8 @@ export class IngestGate {
     const e = readEnvelope(json);
     if (typeof e === "string") return reject({ _tag: "InvalidEnvelope", detail: e });
     const at = { eventId: e.id, actor: e.actor, seq: e.seq };
+    if (subjectActor !== undefined && subjectActor !== e.actor)
+      return reject({ _tag: "WrongSubject", detail: `event of actor ${e.actor} published on the subject of actor ${subjectActor}`, ...at });
     const content = checkContent(this.crypto, this.registry, this.opts.run, e);
     if (isFault(content)) return reject({ _tag: content.reason, detail: content.detail, ...at });
     if (this.ids.has(e.id)) return reject({ _tag: "Duplicate", detail: `event ${e.id} was already received`, ...at });

@@ -21,14 +21,44 @@ export const subjects = {
    * per-actor optimistic concurrency of the hash chain.
    */
   facts: (run: string, actor: string): string => `swl.${token("run", run)}.f.${token("actor", actor)}`,
+  /** The actor token of a fact subject of `run` (undefined for any other subject). */
+  factsActor: (run: string, subject: string): string | undefined => {
+    const prefix = `swl.${token("run", run)}.f.`;
+    const rest = subject.startsWith(prefix) ? subject.slice(prefix.length) : "";
+    return TOKEN.test(rest) ? rest : undefined;
+  },
   /** All facts of a run (the facts stream's subject filter). */
   factsAll: (run: string): string => `swl.${token("run", run)}.f.*`,
-  /** Compressed activations / gradients / merge partitions addressed to one actor. */
-  data: (run: string, kind: DataKind, to: string): string =>
-    `swl.${token("run", run)}.d.${kind}.${token("actor", to)}`,
+  /**
+   * Compressed activations / gradients / merge partitions addressed to one actor by another. The
+   * sender's token lets NATS permissions confine a miner to data that names it as the sender.
+   */
+  data: (run: string, kind: DataKind, to: string, from: string): string =>
+    `swl.${token("run", run)}.d.${kind}.${token("actor", to)}.${token("actor", from)}`,
   /** Every kind of data addressed to one actor (its inbound data consumer's filter). */
-  dataTo: (run: string, to: string): string => `swl.${token("run", run)}.d.*.${token("actor", to)}`,
+  dataTo: (run: string, to: string): string => `swl.${token("run", run)}.d.*.${token("actor", to)}.*`,
+  /** Every kind of data one actor sent (what its permissions let it publish). */
+  dataFrom: (run: string, from: string): string => `swl.${token("run", run)}.d.*.*.${token("actor", from)}`,
   dataAll: (run: string): string => `swl.${token("run", run)}.d.>`,
+  /**
+   * One part of one writer's copy of a blob: chunk `c<i>` or the manifest `m`. The writer's token
+   * lets NATS permissions confine each writer to its own copies.
+   */
+  blob: (run: string, writer: string, ref: string, part: string): string =>
+    `swl.${token("run", run)}.b.${writer === "*" ? "*" : token("actor", writer)}.${token("blob", ref)}.${token("part", part)}`,
+  /** Every part of every blob one writer stored (what its permissions let it publish). */
+  blobsFrom: (run: string, writer: string): string => `swl.${token("run", run)}.b.${token("actor", writer)}.>`,
+  /** The blob stream's subject filter. */
+  blobsAll: (run: string): string => `swl.${token("run", run)}.b.>`,
+  /** Join requests to a secured run's gatekeeper (the only subject an unauthenticated client may publish). */
+  join: (run: string): string => `swl.${token("run", run)}.join`,
+  /** Join requests of every run (the gatekeeper's subscription). */
+  joinAll: "swl.*.join",
+  /** The run a join subject names (undefined for any other subject). */
+  joinRun: (subject: string): string | undefined => {
+    const m = /^swl\.([A-Za-z0-9_-]{1,64})\.join$/.exec(subject);
+    return m?.[1];
+  },
   /** Rejected inbound messages, with the reason, recorded by the consumer that refused them. */
   deadLetter: (run: string, consumer: string): string => `swl.${token("run", run)}.dlq.${token("consumer", consumer)}`,
   deadLetterAll: (run: string): string => `swl.${token("run", run)}.dlq.*`,
@@ -41,9 +71,6 @@ export const streams = {
   data: (run: string): string => `SWL_D_${token("run", run)}`,
   /** Dead letters: what was refused and why. */
   deadLetter: (run: string): string => `SWL_DLQ_${token("run", run)}`,
-} as const;
-
-export const buckets = {
-  /** Content-addressed weights, optimizer state and merge partitions of a run. */
-  blobs: (run: string): string => `swl_blobs_${token("run", run)}`,
+  /** Content-addressed weights, optimizer state and merge partitions, each writer's copies under its own subjects. */
+  blobs: (run: string): string => `SWL_B_${token("run", run)}`,
 } as const;

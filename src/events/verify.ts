@@ -5,7 +5,7 @@ import { canonicalBodyLength } from "./canonical.js";
 import { readCanonical } from "./canonical-read.js";
 import type { CryptoSuite } from "./crypto.js";
 import { type Envelope, SIGN_EVERY } from "./envelope.js";
-import { isBlank, type LogParseError, parseLogHeader, readLogEntry } from "./jsonl.js";
+import { isBlank, type LogParseError, parseLogHeader, readLogEntry, readRefusedLine } from "./jsonl.js";
 import { type ActorHead, checkContent, type Fault, isFault, linkEvent } from "./link.js";
 import type { EventRegistry } from "./registry.js";
 import { readEnvelope } from "./shape.js";
@@ -16,13 +16,21 @@ export type RejectReason =
   | "Duplicate"
   | "StreamOrder"
   | "StreamGap"
+  | "NoEvents"
+  | "Truncated"
   | "UnknownCause"
   | "BadSignature"
   | "MissingSignature";
 
 /** A verified log, or the first bad event: its line (`index`, 1-based, header = 1) and why. */
 export type VerifyResult =
-  | { readonly ok: true; readonly events: number; readonly actors: number }
+  | {
+      readonly ok: true;
+      readonly events: number;
+      readonly actors: number;
+      /** Stored messages the export refused (lines naming them in place of an event), when any. */
+      readonly refused?: number;
+    }
   | {
       readonly ok: false;
       readonly index: number;
@@ -64,10 +72,13 @@ interface Tail {
  */
 export class LogVerifier {
   private run: string | undefined;
+  /** The stream's last sequence as the header records it (format 2). */
+  private last: number | undefined;
   private headerSeen = false;
   private lines = 0;
   private lastStream = 0;
   private count = 0;
+  private refused = 0;
   private readonly ids = new Set<string>();
   private readonly tails = new Map<string, Tail>();
   private failure: Extract<VerifyResult, { ok: false }> | undefined;
@@ -95,6 +106,7 @@ export class LogVerifier {
       if (this.run !== undefined && h.success.run !== this.run)
         return this.fail({ index, reason: "BadHeader", detail: `log is of run ${h.success.run}, expected ${this.run}` });
       this.run = h.success.run;
+      this.last = h.success.last;
       this.headerSeen = true;
       return true;
     }
@@ -103,6 +115,11 @@ export class LogVerifier {
       json = JSON.parse(text);
     } catch (err) {
       return this.fail({ index, reason: "MalformedJson", detail: err instanceof Error ? err.message : String(err) });
+    }
+    const refused = readRefusedLine(json, index);
+    if (refused !== undefined) {
+      if (Result.isFailure(refused)) return this.fail({ index, reason: refused.failure.reason, detail: refused.failure.detail });
+      return this.skip(refused.success.seq, index);
     }
     const entry = readLogEntry(json, index);
     if (Result.isFailure(entry)) {
@@ -224,16 +241,42 @@ export class LogVerifier {
     return true;
   }
 
+  /**
+   * A refused message's line: it holds its stream sequence (so the order checks still see every
+   * sequence) and no event. Whatever it stood for, the chains around it are checked as ever: an
+   * event of an actor turned into a refused line breaks that actor's chain or leaves it unsigned.
+   */
+  private skip(streamSeq: number, index: number): boolean {
+    if (streamSeq <= this.lastStream)
+      return this.fail({ index, reason: "StreamOrder", detail: `stream seq ${streamSeq} after ${this.lastStream}: events are out of order` });
+    if (streamSeq !== this.lastStream + 1)
+      return this.fail({ index, reason: "StreamGap", detail: `stream seq ${streamSeq} after ${this.lastStream}: ${streamSeq - this.lastStream - 1} event(s) missing or moved` });
+    this.lastStream = streamSeq;
+    this.refused += 1;
+    return true;
+  }
+
   /** The verdict. Checks that every actor's last event is signed by its session key. */
   result(): VerifyResult {
     if (this.final !== undefined) return this.final;
-    this.final = this.failure ?? this.checkTails() ?? { ok: true, events: this.count, actors: this.tails.size };
+    this.final = this.failure ?? this.checkTails() ?? { ok: true, events: this.count, actors: this.tails.size, ...(this.refused > 0 ? { refused: this.refused } : {}) };
     return this.final;
   }
 
   private checkTails(): Extract<VerifyResult, { ok: false }> | undefined {
     if (!this.headerSeen && this.opts.run === undefined)
       return { ok: false, index: Math.max(this.lines, 1), reason: "BadHeader", detail: "the log is empty: no header line" };
+    // A run's log opens with a certificate: a log without events vouches for nothing, and a
+    // header-only export is what a failed or mistargeted export leaves behind.
+    if (this.last !== undefined && this.lastStream !== this.last)
+      return {
+        ok: false,
+        index: Math.max(this.lines, 1),
+        reason: "Truncated",
+        detail: `the header records stream seqs 1..${this.last}, the file ends at seq ${this.lastStream}: ${this.last - this.lastStream} line(s) missing`,
+      };
+    if (this.count === 0)
+      return { ok: false, index: Math.max(this.lines, 1), reason: "NoEvents", detail: `the log holds no events${this.run === undefined ? "" : ` of run ${this.run}`}: nothing to verify` };
     const tails = [...this.tails.entries()].sort((a, b) => a[1].index - b[1].index);
     for (const [actor, t] of tails) {
       const at = { ok: false as const, index: t.index, eventId: t.id, actor, seq: t.head.seq };

@@ -62,6 +62,15 @@ describe("IngestGate", () => {
     expect(err._tag === "Rejected" && err.error).toMatchObject({ eventId: e.id, actor: e.actor, seq: 1 });
   });
 
+  it("refuses a valid event published on another actor's subject as WrongSubject, and takes it on its own", () => {
+    const g = gate();
+    const [first] = zed(0);
+    const r = g.offer(wire(first), loadHotkey("//Other").address);
+    expect(tagOf(r)).toBe("WrongSubject");
+    expect(r._tag === "Rejected" && r.error.detail).toMatch(/published on the subject of actor/);
+    expect(tagOf(g.offer(wire(first), loadHotkey("//Zed").address))).toBe("Accepted");
+  });
+
   it("refuses a gap and a fork as BrokenChain, and an unsigned checkpoint as MissingSignature", () => {
     const g = gate();
     const z = zed(SIGN_EVERY + 1);

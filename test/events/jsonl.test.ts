@@ -19,6 +19,10 @@ describe("JSONL log format", () => {
     if (e === undefined) throw new Error("no events");
     expect(formatLogLine(7, e).startsWith('{"seq":7,"event":{"id":')).toBe(true);
     expect(formatLogHeader("t")).toBe('{"swarmline":"log","format":1,"run":"t"}');
+    expect(formatLogHeader("t", 7)).toBe('{"swarmline":"log","format":2,"run":"t","last":7}');
+    const counted = parseLogLines([formatLogHeader("t", 0)]);
+    expect(Result.isSuccess(counted) && counted.success.header).toEqual({ swarmline: "log", format: 2, run: "t", last: 0 });
+    expect(reason(parseLogLines(['{"swarmline":"log","format":2,"run":"t"}']))).toBe("BadHeader@1");
   });
 
   it("names the line and the reason of each malformed input", () => {

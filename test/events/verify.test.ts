@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { certifySessionKey, loadHotkey, sessionKey } from "../../src/actors/identity/index.js";
 import { ActorChain, sessionCertifiedDraft } from "../../src/events/chain.js";
 import type { Envelope } from "../../src/events/envelope.js";
-import { formatLogHeader } from "../../src/events/jsonl.js";
+import { formatLogHeader, formatRefusedLine } from "../../src/events/jsonl.js";
 import { LogVerifier, verifyLog } from "../../src/events/verify.js";
 import { crypto, lineOf, logOf, registry, rehashed, small } from "./support.js";
 
@@ -20,9 +20,20 @@ describe("verifyLog on a well-formed log", () => {
     expect(verify(small.lines, true)).toEqual({ ok: true, events: events.length, actors: 3 });
   });
 
-  it("accepts a header-only log as empty and skips blank lines", () => {
-    expect(verify([formatLogHeader("t"), ""])).toEqual({ ok: true, events: 0, actors: 0 });
+  it("skips blank lines", () => {
     expect(verify([...small.lines, "", "  "]).ok).toBe(true);
+  });
+
+  it("refuses a header-only log: a log without events vouches for nothing", () => {
+    expect(verify([formatLogHeader("t"), ""])).toMatchObject({ ok: false, index: 2, reason: "NoEvents" });
+    expect(verify([formatLogHeader("t", 0)])).toMatchObject({ ok: false, reason: "NoEvents" });
+  });
+
+  it("refuses a log that holds fewer lines than its header records: Truncated", () => {
+    const counted = [formatLogHeader("t", events.length), ...small.lines.slice(1)];
+    expect(verify(counted)).toEqual({ ok: true, events: events.length, actors: 3 });
+    expect(verify([formatLogHeader("t", events.length)])).toMatchObject({ ok: false, reason: "Truncated", detail: expect.stringContaining(`1..${events.length}`) as string });
+    expect(verify(counted.slice(0, -1))).toMatchObject({ ok: false, reason: "Truncated" });
   });
 
   it("verifies events fed straight from a stream when given the run", () => {
@@ -49,6 +60,19 @@ describe("verifyLog names the first bad event", () => {
     const forged = logOf(replace(last, rehashed(events[last] as Envelope, { step: 99 })));
     expect(verify(forged)).toMatchObject({ ...at(last), reason: "BadSignature" });
     expect(verify(forged, true)).toMatchObject({ ...at(last), reason: "BadSignature" });
+  });
+
+  it("an event turned into a refused line breaks its actor's chain at the actor's next event", () => {
+    const e = events[middleUnsigned] as Envelope;
+    const next = events.findIndex((x, k) => k > middleUnsigned && x.actor === e.actor);
+    const refused = formatRefusedLine({ seq: middleUnsigned + 1, refused: { subject: "s", reason: "MalformedJson", detail: "d" } });
+    const lines = small.lines.map((l, k) => (k === lineOf(middleUnsigned) - 1 ? refused : l));
+    expect(verify(lines)).toMatchObject({ ...at(next), reason: "BrokenChain" });
+  });
+
+  it("a refused line out of stream order: StreamOrder", () => {
+    const refused = formatRefusedLine({ seq: 1, refused: { subject: "s", reason: "MalformedJson", detail: "d" } });
+    expect(verify([...small.lines.slice(0, 3), refused])).toMatchObject({ ok: false, index: 4, reason: "StreamOrder" });
   });
 
   it("a removed event: StreamGap at the event after the hole", () => {

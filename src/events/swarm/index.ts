@@ -6,8 +6,10 @@ import * as M from "./membership.js";
 import * as G from "./merge.js";
 import * as P from "./pipeline.js";
 import * as R from "./run.js";
+import * as S from "./scoring.js";
 
 export type { OuterStep, Schedule, StageSpec, SwarmRunConfig } from "./run.js";
+export type { Neuron, SpotTarget } from "./scoring.js";
 
 /** The latest definition of every swarm fact type. */
 const latest = [
@@ -17,11 +19,13 @@ const latest = [
   P.OptimizerStepped, P.MicrobatchCompleted, P.MicrobatchReissued,
   G.MergeStarted, G.PartitionsSent, G.MergeSealed, G.PartitionReduced, G.PartitionAccepted, G.PartitionDisputed,
   G.PartitionReassigned, G.DisputeSettled, G.MergeCompleted,
+  S.ScoringStarted, S.SpotChecksDrawn, S.SpotCheckPassed, S.SpotCheckFailed, S.WeightsOpened, S.ContributionScored, S.MinerFlagged, S.WeightsProposed, S.WeightsSubmitted,
 ] as const;
 
 /** Every swarm event definition, old versions (with their upcasters) first, for the EventRegistry. */
 export const swarmEvents: readonly EventDefinition[] = [
   R.SwarmRunStartedV1Def as EventDefinition, R.SwarmRunStartedV2Def as EventDefinition, M.WeightsLoadedV1Def as EventDefinition,
+  P.ActivationsForwardedV1Def as EventDefinition, P.LossComputedV1Def as EventDefinition, P.OptimizerSteppedV1Def as EventDefinition,
   ...(latest as readonly EventDefinition[]),
 ];
 
@@ -31,7 +35,7 @@ type Def = (typeof latest)[number];
 export type SwarmPayloads = { [D in Def as D["type"]]: D extends EventDefinition<string, infer Pl> ? Pl : never };
 export type SwarmEventType = keyof SwarmPayloads;
 
-/** Latest version of each swarm fact type (SwarmRunStarted 3, WeightsLoaded 2, the rest 1); drafts carry it as `v`. */
+/** Latest version of each swarm fact type (SwarmRunStarted 3; WeightsLoaded, ActivationsForwarded, LossComputed, OptimizerStepped 2; the rest 1); drafts carry it as `v`. */
 export const swarmVersion = (type: SwarmEventType): number =>
   Math.max(...swarmEvents.filter((d) => d.type === type).map((d) => d.v));
 
@@ -48,6 +52,8 @@ export type FactOf<T extends SwarmEventType> = {
   readonly step: number;
   readonly cause: readonly string[];
   readonly payload: SwarmPayloads[T];
+  /** The envelope's hash (its link in the actor's chain) when the fact was read from a log: a validator's beacon. */
+  readonly hash?: string;
 };
 export type SwarmFact = { [T in SwarmEventType]: FactOf<T> }[SwarmEventType];
 
@@ -66,5 +72,5 @@ export const isSwarmType = (t: string): t is SwarmEventType => swarmEvents.some(
  */
 export const asSwarmFact = (e: Envelope, decodedPayload: unknown): SwarmFact | undefined =>
   isSwarmType(e.type)
-    ? ({ id: e.id, type: e.type, actor: e.actor, seq: e.seq, step: e.step, cause: e.cause, payload: decodedPayload } as SwarmFact)
+    ? ({ id: e.id, type: e.type, actor: e.actor, seq: e.seq, step: e.step, cause: e.cause, payload: decodedPayload, hash: e.hash } as SwarmFact)
     : undefined;

@@ -14,11 +14,25 @@ export const MicrobatchLeased = defineEvent("MicrobatchLeased", 1, Schema.Struct
  * By the stage-`stage` miner of a lease: compressed activations (`ref`, `bytes` on the wire) sent to
  * `to` at stage + 1, chosen by pickPeer(route, rngFor(seed, "route", lease, stage)).
  */
-export const ActivationsForwarded = defineEvent("ActivationsForwarded", 1, Schema.Struct({
+const ActivationsForwardedV1 = Schema.Struct({
   lease: Schema.String, stage: Schema.Int, to: Schema.String, ref: Schema.String, bytes: Schema.Int, route: Schema.Array(PeerLoad),
-}));
+});
+/**
+ * The content hash of the weights a forward ran with (the miner's parameter-set version, which it
+ * keeps for a while and opens when a validator spot-checks the lease), or null when unknown: facts
+ * recorded before v2, or a version the miner's kernels could not name.
+ */
+const WeightsVersion = Schema.NullOr(Schema.String);
+/** v2: with `weights`, the version of the weights the forward ran with, so a validator can re-run it. */
+const ActivationsForwardedV2 = Schema.Struct({ ...ActivationsForwardedV1.fields, weights: WeightsVersion });
+export const ActivationsForwardedV1Def = defineEvent("ActivationsForwarded", 1, ActivationsForwardedV1, (p): typeof ActivationsForwardedV2.Type => ({ ...p, weights: null }));
+export const ActivationsForwarded = defineEvent("ActivationsForwarded", 2, ActivationsForwardedV2);
 /** By the last-stage miner of a lease: the microbatch's loss (nats/token) over `tokens` tokens. */
-export const LossComputed = defineEvent("LossComputed", 1, Schema.Struct({ lease: Schema.String, loss: Schema.Number, tokens: Schema.Int }));
+const LossComputedV1 = Schema.Struct({ lease: Schema.String, loss: Schema.Number, tokens: Schema.Int });
+/** v2: with `weights`, the version of the weights the last stage's forward and backward ran with. */
+const LossComputedV2 = Schema.Struct({ ...LossComputedV1.fields, weights: WeightsVersion });
+export const LossComputedV1Def = defineEvent("LossComputed", 1, LossComputedV1, (p): typeof LossComputedV2.Type => ({ ...p, weights: null }));
+export const LossComputed = defineEvent("LossComputed", 2, LossComputedV2);
 /** By the stage-`stage` miner (stage >= 1): compressed input-gradients sent upstream to `to`. */
 export const GradientsReturned = defineEvent("GradientsReturned", 1, Schema.Struct({
   lease: Schema.String, stage: Schema.Int, to: Schema.String, ref: Schema.String, bytes: Schema.Int,
@@ -26,7 +40,15 @@ export const GradientsReturned = defineEvent("GradientsReturned", 1, Schema.Stru
 /** By the stage-`stage` miner: its backward pass for the lease is done (its gradient is accumulated). */
 export const BackwardCompleted = defineEvent("BackwardCompleted", 1, Schema.Struct({ lease: Schema.String, stage: Schema.Int }));
 /** By a miner: a local optimizer step over `microbatches` accumulated backward passes. */
-export const OptimizerStepped = defineEvent("OptimizerStepped", 1, Schema.Struct({ stage: Schema.Int, step: Schema.Int, microbatches: Schema.Int }));
+const OptimizerSteppedV1 = Schema.Struct({ stage: Schema.Int, step: Schema.Int, microbatches: Schema.Int });
+/**
+ * v2: the step as the worker decided it: the `leases` whose backward passes it averaged (in the
+ * order they completed) and the learning rate `lr` (null in v1 facts: the host chose it then and
+ * recorded nothing). `microbatches` = leases.length in v2.
+ */
+const OptimizerSteppedV2 = Schema.Struct({ ...OptimizerSteppedV1.fields, leases: Schema.Array(Schema.String), lr: Schema.NullOr(Schema.Number) });
+export const OptimizerSteppedV1Def = defineEvent("OptimizerStepped", 1, OptimizerSteppedV1, (p): typeof OptimizerSteppedV2.Type => ({ ...p, leases: [], lr: null }));
+export const OptimizerStepped = defineEvent("OptimizerStepped", 2, OptimizerSteppedV2);
 /** By the orchestrator: the lease finished; `pathway[s]` is the miner of stage s. CLASP's input. */
 export const MicrobatchCompleted = defineEvent("MicrobatchCompleted", 1, Schema.Struct({
   lease: Schema.String, microbatch: Schema.Int, batch: Schema.Int, pathway: Schema.Array(Schema.String), loss: Schema.Number, tokens: Schema.Int,

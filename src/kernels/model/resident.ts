@@ -94,16 +94,31 @@ export class ResidentStage {
    * stage); returns the boundary output, or the scalar loss on the last stage.
    */
   async forward(stash: string, params: ParamSource, input: Tensor, targets?: Tensor): Promise<Tensor> {
+    return (await this.runForward(stash, params, input, targets, false)).y;
+  }
+
+  /**
+   * `forward`, also reporting the version (content hash) of the resident weights it read, kept in the
+   * worker so the miner can open them later (KernelPool.openParams); null when `params` were sent.
+   */
+  forwardVersioned(stash: string, params: ParamSource, input: Tensor, targets?: Tensor): Promise<{ readonly y: Tensor; readonly version: string | null }> {
+    return this.runForward(stash, params, input, targets, true);
+  }
+
+  private async runForward(stash: string, params: ParamSource, input: Tensor, targets: Tensor | undefined, versioned: boolean): Promise<{ readonly y: Tensor; readonly version: string | null }> {
     await this.load();
     const m = this.models;
     const feeds = this.feeds(params, input, targets);
-    const out = await this.pool.run(this.fwd, feeds, [m.output.name], {
+    const opts = {
       keep: { stash: this.id(stash), outputs: m.saved.map((s) => s.name), feeds: [...new Set([...m.params.map((p) => p.name), ...Object.keys(feeds)])] },
       ...(isResident(params) ? { params: params.resident } : {}),
-    });
-    const y = out[m.output.name];
+    };
+    const { outputs, version } = versioned
+      ? await this.pool.runVersioned(this.fwd, feeds, [m.output.name], opts)
+      : { outputs: await this.pool.run(this.fwd, feeds, [m.output.name], opts), version: null };
+    const y = outputs[m.output.name];
     if (y === undefined) throw new RangeError(`model returned no "${m.output.name}"`);
-    return y;
+    return { y, version };
   }
 
   /**
@@ -140,20 +155,22 @@ export class ResidentStage {
    * The last stage's whole step in one run when it recomputes its activations: the loss and the
    * gradients, with nothing kept between runs (the same bytes as forward then backward). With
    * `accumulate`, the parameter gradients are summed into that parameter set and not returned.
+   * `version`: that of the resident weights the step read (kept for KernelPool.openParams), null
+   * when `params` were sent.
    */
-  async step(params: ParamSource, input: Tensor, targets: Tensor, opts: { readonly accumulate?: string } = {}): Promise<BackwardResult & { readonly loss: number }> {
+  async step(params: ParamSource, input: Tensor, targets: Tensor, opts: { readonly accumulate?: string } = {}): Promise<BackwardResult & { readonly loss: number; readonly version: string | null }> {
     const m = this.models;
     if (m.targets === undefined || m.activations !== "recompute") throw new RangeError(`step needs the last stage built with recomputed activations (stage ${m.stage})`);
     await this.load();
     const names = [...(m.stage === 0 ? [] : ["grad_x"]), ...m.params.map((p) => gradName(p.name)), m.output.name];
-    const out = await this.pool.run(this.bwd, this.feeds(params, input, targets), names, {
+    const { outputs: out, version } = await this.pool.runVersioned(this.bwd, this.feeds(params, input, targets), names, {
       ...(isResident(params) ? { params: params.resident } : {}),
       ...(opts.accumulate === undefined ? {} : { accumulate: this.sums(opts.accumulate) }),
     });
     const loss = out[m.output.name];
     if (loss === undefined) throw new RangeError(`model returned no "${m.output.name}"`);
     const grads = opts.accumulate === undefined ? gradsOf(m, out) : { gradInput: m.stage === 0 ? undefined : out["grad_x"], gradParams: {} };
-    return { ...grads, loss: Number(loss.data[0]) };
+    return { ...grads, loss: Number(loss.data[0]), version };
   }
 
   /** Frees a stash whose backward will not run (its microbatch was reissued or dropped). */

@@ -1,13 +1,30 @@
 // Parameter sets kept in a kernel worker: a model's weights as one flat vector, the gradients its
 // backward runs add up, and the AdamW that steps them. A miner whose weights live here sends only
 // boundary tensors to its worker: no weights are cloned per forward, no gradients cross back per
-// backward, and the optimizer step runs off the main thread.
+// backward, and the optimizer step runs off the main thread. Each version of the weights is named by
+// its content hash, and the last few versions that runs read are kept, so a miner can later open the
+// exact weights a spot-checked run used.
+import { createHash } from "node:crypto";
 import { AdamW, type StepReport } from "../optim/adamw.js";
 import { KernelFailed } from "./errors.js";
 import type { OptimizerSpec, ParamSetSpec } from "./protocol.js";
 import type { Tensor } from "./tensor.js";
 
 const size = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
+/**
+ * The content hash of float32 weights: hex sha256 of their little-endian bytes, the same name the
+ * blob store gives those bytes (actors/swarm/blob-store.ts blobRef), so a version is a blob ref.
+ */
+export const weightsVersion = (w: Float32Array): string => createHash("sha256").update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength)).digest("hex");
+
+/** Versions a set keeps unless told otherwise: a few steps' worth, at one weight copy each. */
+export const DEFAULT_KEEP = 16;
+
+const checkKeep = (n: number): number => {
+  if (!Number.isInteger(n) || n < 0) throw new KernelFailed({ reason: "bad-tensor", message: `keep must be an integer >= 0, got ${n}` });
+  return n;
+};
 
 /** One set: named tensors viewing one flat vector, their summed gradients, their optimizer. */
 export class ParamSet {
@@ -19,8 +36,15 @@ export class ParamSet {
   private opt: AdamW | undefined;
   /** Backward runs summed into the gradients since the last step. */
   accumulated = 0;
+  /** The hash of the weights, computed on demand; undefined after a mutation (load, blend, step). */
+  private hash: string | undefined;
+  /** Versions runs read, oldest first (a Map keeps insertion order): hash -> a private copy of the weights. */
+  private readonly kept = new Map<string, Float32Array>();
+  private keepN: number;
 
-  constructor(readonly spec: ParamSetSpec) {
+  /** `keep`: how many versions read by runs to keep for `opened` (default DEFAULT_KEEP; 0 keeps none). */
+  constructor(readonly spec: ParamSetSpec, opts: { readonly keep?: number } = {}) {
+    this.keepN = checkKeep(opts.keep ?? DEFAULT_KEEP);
     this.sizes = spec.tensors.map((t) => size(t.dims));
     const total = this.sizes.reduce((a, b) => a + b, 0);
     this.flat = new Float32Array(total);
@@ -38,6 +62,61 @@ export class ParamSet {
   load(data: Float32Array): void {
     if (data.length !== this.flat.length) throw new KernelFailed({ reason: "bad-tensor", message: `parameter set holds ${this.flat.length} values, got ${data.length}` });
     this.flat.set(data);
+    this.hash = undefined;
+  }
+
+  /**
+   * The version of the current weights: their content hash (weightsVersion), computed on the first
+   * call after a mutation and cached until the next one. The weights change only through load,
+   * blend and step; a caller writing into `flat` or a tensor view directly would stale the cache.
+   */
+  version(): string {
+    this.hash ??= weightsVersion(this.flat);
+    return this.hash;
+  }
+
+  /**
+   * The version a run is about to read, remembered with a copy of the weights so it can be opened
+   * later. An already kept version is not copied again but becomes the newest, so the weights in use
+   * are the last to go; beyond `keep` versions the oldest is dropped (its buffer holds the new copy).
+   */
+  keepVersion(): string {
+    const v = this.version();
+    const had = this.kept.get(v);
+    if (had !== undefined) {
+      this.kept.delete(v);
+      this.kept.set(v, had);
+      return v;
+    }
+    if (this.keepN === 0) return v;
+    let spare: Float32Array | undefined;
+    for (const [old, w] of this.kept) {
+      if (this.kept.size < this.keepN) break;
+      this.kept.delete(old);
+      spare = w;
+    }
+    const copy = spare ?? new Float32Array(this.flat.length);
+    copy.set(this.flat);
+    this.kept.set(v, copy);
+    return v;
+  }
+
+  /** A copy of the weights of a kept version, or undefined when it was never kept or is evicted. */
+  opened(hash: string): Float32Array | undefined {
+    return this.kept.get(hash)?.slice();
+  }
+
+  /** How many versions are kept at most (0: none). Lowering it drops the oldest at once. */
+  get keep(): number {
+    return this.keepN;
+  }
+
+  set keep(n: number) {
+    this.keepN = checkKeep(n);
+    for (const old of this.kept.keys()) {
+      if (this.kept.size <= this.keepN) break;
+      this.kept.delete(old);
+    }
   }
 
   /**
@@ -48,6 +127,7 @@ export class ParamSet {
   blend(parts: readonly { readonly start: number; readonly values: Float32Array }[], base: Float32Array | undefined): void {
     const w = this.flat;
     if (base !== undefined && base.length !== w.length) throw new KernelFailed({ reason: "bad-tensor", message: `merge base holds ${base.length} values, the set ${w.length}` });
+    this.hash = undefined; // before any write: a part refused midway leaves the earlier parts written
     for (const { start, values } of parts) {
       if (!(start >= 0 && start + values.length <= w.length)) throw new KernelFailed({ reason: "bad-tensor", message: `merged values [${start}, ${start + values.length}) fall outside the set's ${w.length}` });
       if (base === undefined) {
@@ -109,6 +189,7 @@ export class ParamSet {
       let at = 0;
       return this.sizes.map((n) => flat.subarray(at, (at += n)));
     };
+    this.hash = undefined;
     const report = this.opt.step(split(this.flat), split(g), lr);
     g.fill(0);
     this.accumulated = 0;

@@ -158,6 +158,26 @@ export class KernelPool {
    * in `opts.keep` stay in the worker and are not in the result.
    */
   async run(key: string, feeds: Record<string, Tensor>, outputNames?: readonly string[], opts: RunOptions = {}): Promise<Record<string, Tensor>> {
+    return (await this.exec(key, feeds, outputNames, opts, false)).outputs ?? {};
+  }
+
+  /**
+   * `run`, also reporting the version (content hash, ParamSet.version) of the weights the run read
+   * from parameter set `opts.params`, or null without one. The worker hashes the very weights the
+   * run reads, and keeps that version for `openParams`.
+   */
+  async runVersioned(
+    key: string,
+    feeds: Record<string, Tensor>,
+    outputNames?: readonly string[],
+    opts: RunOptions = {},
+  ): Promise<{ readonly outputs: Record<string, Tensor>; readonly version: string | null }> {
+    const r = await this.exec(key, feeds, outputNames, opts, opts.params !== undefined);
+    if (opts.params !== undefined && r.version === undefined) throw kernelFailed("worker", "run reply without the version of its parameter set");
+    return { outputs: r.outputs ?? {}, version: r.version ?? null };
+  }
+
+  private async exec(key: string, feeds: Record<string, Tensor>, outputNames: readonly string[] | undefined, opts: RunOptions, version: boolean): Promise<WorkerReply & { ok: true }> {
     const placed = this.placement.get(key);
     if (placed === undefined) throw kernelFailed("unknown-model", `no model loaded under "${key}"`);
     const use = opts.use;
@@ -178,12 +198,12 @@ export class KernelPool {
       op: "run", id: this.nextId++, key, feeds, outputNames, preallocated: pre,
       keep: keep === undefined ? undefined : { id: keep.stash, outputs: keep.outputs, feeds: keep.feeds ?? [] },
       use: use === undefined ? undefined : { id: use.stash, release: use.release === true },
-      params: opts.params, accumulate: opts.accumulate,
+      params: opts.params, accumulate: opts.accumulate, ...(version ? { version } : {}),
     }, [...new Set(transfer)]).catch((e: unknown) => {
       if (keep !== undefined) this.stashes.delete(keep.stash); // the failed run kept nothing
       throw e;
     });
-    return r.outputs ?? {};
+    return r;
   }
 
   /** Frees stashes (a lease closed before its backward); unknown ids are ignored. */
@@ -201,8 +221,10 @@ export class KernelPool {
   /**
    * Loads (or replaces) the weights of parameter set `key` in a worker: beside the model
    * `colocate` on first use (runs of that model can then read it with `params`). `data` is copied.
+   * `keep`: how many versions read by versioned runs the set keeps for openParams (default 16, 0
+   * keeps none; absent on a later call leaves it as it was).
    */
-  async setParams(key: string, spec: ParamSetSpec, data: Float32Array, opts: { readonly colocate?: string } = {}): Promise<void> {
+  async setParams(key: string, spec: ParamSetSpec, data: Float32Array, opts: { readonly colocate?: string; readonly keep?: number } = {}): Promise<void> {
     let slot = this.sets.get(key);
     if (slot === undefined) {
       const beside = opts.colocate === undefined ? undefined : this.placement.get(opts.colocate)?.slot;
@@ -211,7 +233,25 @@ export class KernelPool {
       if (slot === undefined) throw kernelFailed("worker", "pool has no workers");
       this.sets.set(key, slot);
     }
-    await this.send(slot, { op: "params", id: this.nextId++, key, action: "set", spec, data }, []);
+    await this.send(slot, { op: "params", id: this.nextId++, key, action: "set", spec, data, ...(opts.keep === undefined ? {} : { keep: opts.keep }) }, []);
+  }
+
+  /** The version of parameter set `key`'s weights (hex sha256 of their float32 LE bytes: their blob ref), after the requests queued before this call. */
+  async paramsVersion(key: string): Promise<string> {
+    const r = await this.send(this.setSlot(key), { op: "params", id: this.nextId++, key, action: "version" }, []);
+    if (r.version === undefined) throw kernelFailed("worker", "version reply without a version");
+    return r.version;
+  }
+
+  /**
+   * The weights of version `hash` of parameter set `key`, if the set still keeps it (a versioned run
+   * read it among the set's last `keep` versions); undefined when evicted or never kept. A fresh copy.
+   */
+  async openParams(key: string, hash: string): Promise<Float32Array | undefined> {
+    const r = await this.send(this.setSlot(key), { op: "params", id: this.nextId++, key, action: "open", hash }, []);
+    const out = r.outputs?.["params"]?.data;
+    if (out !== undefined && !(out instanceof Float32Array)) throw kernelFailed("worker", "open reply with non-float32 weights");
+    return out;
   }
 
   /** A copy of the weights of parameter set `key` as they are once the runs queued before this call are done. */
@@ -232,12 +272,13 @@ export class KernelPool {
 
   /**
    * One AdamW step of parameter set `key` over the mean of the `microbatches` gradients its runs
-   * accumulated (its optimizer is created from `create` on the first step), at rate `lr`.
+   * accumulated (its optimizer is created from `create` on the first step), at rate `lr`. Resolves to
+   * the step's report and the `version` of the weights after it.
    */
-  async optimize(key: string, step: { readonly microbatches: number; readonly lr: number; readonly create: OptimizerSpec }): Promise<StepReport> {
+  async optimize(key: string, step: { readonly microbatches: number; readonly lr: number; readonly create: OptimizerSpec }): Promise<StepReport & { readonly version: string }> {
     const r = await this.send(this.setSlot(key), { op: "optimize", id: this.nextId++, key, create: step.create, microbatches: step.microbatches, lr: step.lr }, []);
-    if (r.report === undefined) throw kernelFailed("worker", "optimize reply without a step report");
-    return r.report;
+    if (r.report === undefined || r.version === undefined) throw kernelFailed("worker", "optimize reply without a step report and version");
+    return { ...r.report, version: r.version };
   }
 
   /** The state of parameter set `key`'s optimizer (AdamW.save bytes), or undefined before its first step. */

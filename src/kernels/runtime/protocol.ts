@@ -22,9 +22,21 @@ export type WorkerRequest =
       readonly params?: string | undefined;
       /** Add these outputs (output name -> parameter name) into this set's gradients instead of returning them. */
       readonly accumulate?: { readonly set: string; readonly outputs: Readonly<Record<string, string>> } | undefined;
+      /** Reply with the version of the `params` set's weights this run reads, and keep that version. */
+      readonly version?: boolean | undefined;
     }
-  | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "set"; readonly spec: ParamSetSpec; readonly data: Float32Array }
-  | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "get" | "forget" | "saveOptimizer" }
+  | {
+      readonly op: "params";
+      readonly id: number;
+      readonly key: string;
+      readonly action: "set";
+      readonly spec: ParamSetSpec;
+      readonly data: Float32Array;
+      /** How many versions read by runs to keep (ParamSet.keep); absent: the set's current count, or the default. */
+      readonly keep?: number | undefined;
+    }
+  | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "get" | "forget" | "saveOptimizer" | "version" }
+  | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "open"; readonly hash: string }
   | { readonly op: "params"; readonly id: number; readonly key: string; readonly action: "restoreOptimizer"; readonly create: OptimizerSpec; readonly bytes: Uint8Array }
   | {
       readonly op: "params";
@@ -77,6 +89,8 @@ export type WorkerReply =
       /** saveOptimizer: the state (absent before the first step); restoreOptimizer: its step count. */
       readonly bytes?: Uint8Array;
       readonly steps?: number;
+      /** A parameter set's version (content hash): of the weights a run read, after a step, or asked for. */
+      readonly version?: string;
     }
   | { readonly id: number; readonly ok: false; readonly reason: KernelFailed["reason"]; readonly message: string };
 

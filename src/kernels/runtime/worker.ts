@@ -1,6 +1,7 @@
 // The worker-thread side of KernelPool: owns KernelSessions by key, runs them off the main
 // event loop, preallocates statically shaped float outputs and transfers results back; keeps
-// stashed tensors for later runs on this worker and recycles their buffers.
+// stashed tensors for later runs on this worker and recycles their buffers. Requests are handled one
+// at a time, in arrival order (see the queue at the end).
 import { parentPort } from "node:worker_threads";
 import { KernelFailed } from "./errors.js";
 import { buffersOf, type WorkerReply, type WorkerRequest } from "./protocol.js";
@@ -37,10 +38,19 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
     }
     case "params": {
       if (req.action === "set") {
-        const set = sets.get(req.key) ?? new ParamSet(req.spec);
+        const had = sets.get(req.key);
+        const set = had ?? new ParamSet(req.spec, req.keep === undefined ? {} : { keep: req.keep });
+        if (had !== undefined && req.keep !== undefined) had.keep = req.keep;
         set.load(req.data);
         sets.set(req.key, set);
         return { reply: { id: req.id, ok: true }, transfer: [] };
+      }
+      if (req.action === "version") return { reply: { id: req.id, ok: true, version: paramSet(req.key).version() }, transfer: [] };
+      if (req.action === "open") {
+        const w = paramSet(req.key).opened(req.hash);
+        return w === undefined
+          ? { reply: { id: req.id, ok: true }, transfer: [] }
+          : { reply: { id: req.id, ok: true, outputs: { params: { dims: [w.length], data: w } } }, transfer: [w.buffer as ArrayBuffer] };
       }
       if (req.action === "blend") {
         paramSet(req.key).blend(req.parts, req.base);
@@ -62,8 +72,9 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
       return { reply: { id: req.id, ok: true, outputs: { params: { dims: [copy.length], data: copy } } }, transfer: [copy.buffer] };
     }
     case "optimize": {
-      const report = paramSet(req.key).step(req.create, req.microbatches, req.lr);
-      return { reply: { id: req.id, ok: true, report }, transfer: [] };
+      const set = paramSet(req.key);
+      const report = set.step(req.create, req.microbatches, req.lr);
+      return { reply: { id: req.id, ok: true, report, version: set.version() }, transfer: [] };
     }
     case "drop": {
       for (const id of req.stashes) stashes.release(id);
@@ -81,10 +92,13 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
         for (const [k, t] of st) if (inputs.has(k) && !(k in req.feeds)) merged[k] = t;
         feeds = { ...merged, ...req.feeds };
       }
-      // Parameters from a set: views of its live weights (copied below if a stash keeps them).
+      // Parameters from a set: views of its live weights (copied below if a stash keeps them). Its
+      // version is taken here, and no other request runs before this one is done (the queue).
       const fromSet = new Set<string>();
+      let version: string | undefined;
       if (req.params !== undefined) {
         const set = paramSet(req.params);
+        if (req.version === true) version = set.keepVersion();
         const withParams: Record<string, Tensor> = {};
         for (const n of s.inputNames) {
           const t = n in feeds ? undefined : set.tensor(n);
@@ -136,12 +150,12 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
       }
       const outputs: Record<string, Tensor> = {};
       for (const n of wanted) if (!kept.has(n) && !(n in (sums?.outputs ?? {}))) outputs[n] = all[n] as Tensor;
-      return { reply: { id: req.id, ok: true, outputs }, transfer: buffersOf(Object.values(outputs)) };
+      return { reply: { id: req.id, ok: true, outputs, ...(version === undefined ? {} : { version }) }, transfer: buffersOf(Object.values(outputs)) };
     }
   }
 };
 
-port.on("message", (req: WorkerRequest) => {
+const serve = (req: WorkerRequest): Promise<void> =>
   handle(req).then(
     ({ reply, transfer }) => {
       try {
@@ -157,4 +171,14 @@ port.on("message", (req: WorkerRequest) => {
       port.postMessage(reply);
     },
   );
+
+// One request at a time, in arrival order. onnxruntime-node runs a session from a setImmediate, so
+// without the queue the requests delivered in the same batch as a run (a blend, a step) would all be
+// handled before that run reads its parameters: the run would read weights sent after it, and the
+// version it reports would not be the one it read. Native work blocks this thread anyway, so the
+// queue costs no parallelism.
+let queue: Promise<void> = Promise.resolve();
+port.on("message", (req: WorkerRequest) => {
+  // A reply that cannot be posted rejects: unhandled, it ends the worker, and the pool fails every pending request.
+  queue = queue.then(() => serve(req));
 });

@@ -14,29 +14,37 @@ export interface AuditFinding {
 }
 
 /** Facts that are inputs, not derivable decisions: the run start, clock ticks, operator kicks. */
-const isInput = (f: SwarmFact): boolean =>
+export const isInput = (f: SwarmFact): boolean =>
   f.type === "SwarmRunStarted" || f.type === "ClockTicked" || (f.type === "MinerKicked" && f.payload.reason === "operator");
 
 const same = (d: Decision, f: SwarmFact): boolean =>
   d.id === f.id && d.type === f.type && JSON.stringify(d.payload) === JSON.stringify(f.payload) && JSON.stringify(d.cause) === JSON.stringify(f.cause);
 
+/** The orchestrator's state after each fact of `log` (views[i] has folded log[0..i]): one fold shared by every audit of a log. */
+export const foldViews = (log: readonly SwarmFact[]): OrchestratorState[] => {
+  const views: OrchestratorState[] = [];
+  let s = initialState();
+  for (const f of log) views.push((s = evolve(s, f)));
+  return views;
+};
+
 /**
  * Re-derives every orchestrator decision in `log` (log order) and returns the divergences (empty
  * when the log replays). A batch cut short by a crash is accepted: it must be a prefix of what the
- * state at its basis calls for.
+ * state at its basis calls for. `views` (foldViews(log)) when the caller already folded the log.
  */
-export const auditDecisions = (log: readonly SwarmFact[]): AuditFinding[] => {
+export const auditDecisions = (log: readonly SwarmFact[], views: readonly OrchestratorState[] = foldViews(log)): AuditFinding[] => {
   const findings: AuditFinding[] = [];
-  const after = new Map<string, OrchestratorState>();
-  let s = initialState();
+  const at = new Map<string, number>();
   let batch: { basis: string; expected: Decision[]; next: number } | null = null;
   log.forEach((f, index) => {
-    const orchestrator = s.config?.orchestrator;
+    const before = index === 0 ? initialState() : (views[index - 1] as OrchestratorState);
+    const orchestrator = before.config?.orchestrator;
     if (orchestrator !== undefined && f.actor === orchestrator && !isInput(f)) {
       const basis = f.cause[0] ?? "";
       if (batch === null || batch.basis !== basis || batch.next >= batch.expected.length || batch.expected[batch.next]?.id !== f.id) {
-        const at = after.get(basis);
-        const r = at === undefined ? undefined : decide({ type: "Advance" }, at);
+        const i = at.get(basis);
+        const r = i === undefined ? undefined : decide({ type: "Advance" }, views[i] as OrchestratorState);
         batch = { basis, expected: r !== undefined && Result.isSuccess(r) ? r.success : [], next: 0 };
       }
       const want = batch.expected[batch.next];
@@ -44,8 +52,7 @@ export const auditDecisions = (log: readonly SwarmFact[]): AuditFinding[] => {
         findings.push({ index, id: f.id, reason: want === undefined ? `${f.type} was not called for at its basis` : `expected ${want.type} ${JSON.stringify(want.payload)}` });
       batch.next += 1;
     }
-    s = evolve(s, f);
-    after.set(f.id, s);
+    at.set(f.id, index);
   });
   return findings;
 };

@@ -7,4 +7,4 @@ export { asFact, decide, MAX_BATCH, nextProposal, RULES, type Decision, type Orc
 export { chooseStage } from "./rules/membership.js";
 export { pipelineReady } from "./rules/leases.js";
 export { quorumHash, MAX_DISPUTE_REDUCERS } from "./rules/merges.js";
-export { auditDecisions, checkInvariants, type AuditFinding, type ScheduleReport } from "./audit.js";
+export { auditDecisions, checkInvariants, foldViews, isInput, type AuditFinding, type ScheduleReport } from "./audit.js";

@@ -7,4 +7,4 @@ export { assignReducers, chooseExtraReducer, partitionBounds, REDUCERS_PER_PARTI
 export {
   adoptPartition, digestBytes, f32Bytes, outerStep, packOuter, reduceResult, resultParams, unpackOuter, weightedAverage, type Contribution, type OuterBasis, type OuterRule,
 } from "./average.js";
-export { mergeTraffic, type MergeTraffic } from "./traffic.js";
+export { mergeTraffic, type MergeTraffic, partitionBytesSent } from "./traffic.js";

@@ -10,6 +10,10 @@ export interface MergeTraffic {
   readonly received: number;
 }
 
+/** Bytes `miner` sends of its own copy: each partition to each of its reducers other than itself (what PartitionsSent records). */
+export const partitionBytesSent = (miner: string, partitions: readonly Partition[], reducers: readonly (readonly string[])[], bytesPerElement = 4): number =>
+  partitions.reduce((s, p, i) => s + (p.end - p.start) * bytesPerElement * (reducers[i] ?? []).filter((r) => r !== miner).length, 0);
+
 /**
  * Byte accounting for `miner` given the plan (`reducers[i]` reduces partition i). Contributions are
  * point to point; each reducer publishes its result once; every participant fetches each accepted
@@ -23,14 +27,11 @@ export const mergeTraffic = (
   reducers: readonly (readonly string[])[],
   bytesPerElement = 4,
 ): MergeTraffic => {
-  let sent = 0;
+  let sent = partitionBytesSent(miner, partitions, reducers, bytesPerElement);
   let received = 0;
   partitions.forEach((p, i) => {
     const size = (p.end - p.start) * bytesPerElement;
-    const rs = reducers[i] ?? [];
-    const mine = rs.includes(miner);
-    sent += rs.filter((r) => r !== miner).length * size;
-    if (mine) {
+    if ((reducers[i] ?? []).includes(miner)) {
       sent += size; // publish the reduced partition once
       received += (participants.length - 1) * size;
     } else {

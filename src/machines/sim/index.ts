@@ -1,3 +1,3 @@
 // The pure swarm simulator and its compute seam.
-export { simulate, type DeliveryFaults, type SimMiner, type SimOptions, type SimResult } from "./sim.js";
-export { fakeCompute, initialWeights, memoryBlobs, type BlobStore, type ComputeModel, type FakeComputeOptions } from "./compute.js";
+export { simulate, simulateAsync, type AsyncSimOptions, type DeliveryFaults, type SimMiner, type SimOptions, type SimResult } from "./sim.js";
+export { ADVERSARY_KINDS, fakeCompute, initialWeights, memoryBlobs, NOISE_PENALTY, type AdversaryKind, type AsyncComputeModel, type BlobStore, type CheckOutcome, type ComputeModel, type Loaded, type FakeComputeOptions } from "./compute.js";

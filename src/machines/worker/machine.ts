@@ -40,6 +40,7 @@ export const workerMachine = setup({
     loadWeights: emit((_, params: Params<"loadWeights">) => ({ type: "loadWeights" as const, params })),
     storeWeights: emit((_, params: Params<"storeWeights">) => ({ type: "storeWeights" as const, params })),
     applyMerge: emit((_, params: Params<"applyMerge">) => ({ type: "applyMerge" as const, params })),
+    openWeights: emit((_, params: Params<"openWeights">) => ({ type: "openWeights" as const, params })),
     /** Applies a pure reaction: its context, then its effects (the named actions above), in order. */
     apply: enqueueActions(({ enqueue }, r: R.Reaction) => {
       enqueue.assign(() => r.context);
@@ -49,6 +50,8 @@ export const workerMachine = setup({
   guards: {
     /** The merge that completed is this stage's current one. */
     isCurrentMerge: ({ context, event }) => event.type === "merge.completed" && event.merge === context.merge,
+    /** A merge of this stage started while the previous one's result was loading. */
+    hasNextMerge: ({ context }) => context.nextMerge !== null,
     /** The run trains on while a stage merges. */
     overlaps: ({ context }) => R.overlapsMerges(context),
   },
@@ -56,7 +59,7 @@ export const workerMachine = setup({
   id: "stageWorker",
   context: ({ input }) => ({
     ...input, stage: null, view: initialState(), tick: 0, lastPublished: 0, published: 0, pending: 0, held: [], done: {},
-    sinceStep: 0, steps: 0, sinceStore: 0, merge: null, joinId: null, listening: false,
+    steps: 0, accumulated: [], awaiting: [], optimizerSteps: 0, sinceStore: 0, merge: null, nextMerge: null, joinId: null, listening: false,
   }),
   initial: "joining",
   on: {
@@ -89,6 +92,8 @@ export const workerMachine = setup({
     "step.done": { actions: react(R.onStepDone) },
     "partitions.sent": { actions: react(R.onPartitionsSent) },
     "weights.stored": { actions: react(R.onWeightsStored) },
+    "open.requested": { actions: react(R.onOpenRequested) },
+    "weights.opened": { actions: react(R.onWeightsOpened) },
     removed: { target: ".gone" },
     leave: { target: ".gone", actions: react(R.onLeave) },
   },
@@ -122,7 +127,16 @@ export const workerMachine = setup({
           on: { "merge.completed": { guard: "isCurrentMerge", target: "loading", actions: react(R.onMergeCompleted) } },
         },
         loading: {
-          on: { "weights.loaded": { target: "#stageWorker.training", actions: [react(R.onWeightsLoaded), react((c) => R.resume(c))] } },
+          on: {
+            "merge.started": { actions: react(R.deferMerge) },
+            "weights.loaded": [
+              {
+                guard: "hasNextMerge", target: "exchanging",
+                actions: [react(R.onWeightsLoaded), react((c) => R.resume(c)), react((c) => R.startNextMerge(c))],
+              },
+              { target: "#stageWorker.training", actions: [react(R.onWeightsLoaded), react((c) => R.resume(c))] },
+            ],
+          },
         },
       },
     },

@@ -5,6 +5,7 @@ import { produce } from "immer";
 import { type SwarmEventType, type SwarmPayloads, swarmVersion } from "../../events/swarm/index.js";
 import { stageMiners } from "../orchestrator/index.js";
 import { pickPeer, rngFor } from "../protocol/index.js";
+import { localStepLr, MAX_DEFERRED, scheduleOf } from "./lr.js";
 import type { Effect, ReduceTask, Work, WorkerContext, WorkerDraft, WorkerEvent } from "./types.js";
 
 export interface Reaction {
@@ -46,7 +47,7 @@ export const onJoin = (ctx: WorkerContext): Reaction => {
 };
 
 export const onStageAssigned = (ctx: WorkerContext, e: Ev<"stage.assigned">): Reaction => ({
-  context: produce(ctx, (d) => { d.stage = e.stage; }),
+  context: produce(ctx, (d) => { d.stage = e.stage; d.accumulated = []; d.awaiting = []; }),
   effects: [{ type: "loadWeights", params: { stage: e.stage, ref: e.weights, epoch: e.epoch, ...optimizerOf(ctx, e.stage) } }],
 });
 
@@ -56,8 +57,11 @@ const optimizerOf = (ctx: WorkerContext, stage: number): { optimizer?: string } 
   return ref === null || ref === undefined ? {} : { optimizer: ref };
 };
 
-export const onWeightsLoaded = (ctx: WorkerContext, e: Ev<"weights.loaded">): Reaction =>
-  publish(ctx, "WeightsLoaded", { stage: e.stage, epoch: e.epoch, ref: e.ref, ...(e.optimizer === undefined ? {} : { optimizer: e.optimizer }) }, []);
+export const onWeightsLoaded = (ctx0: WorkerContext, e: Ev<"weights.loaded">): Reaction => {
+  // A joiner that took over the stage's AdamW state continues its step count (no second warmup).
+  const ctx = e.optimizerSteps === undefined ? ctx0 : produce(ctx0, (d) => { d.optimizerSteps = e.optimizerSteps ?? d.optimizerSteps; });
+  return publish(ctx, "WeightsLoaded", { stage: e.stage, epoch: e.epoch, ref: e.ref, ...(e.optimizer === undefined ? {} : { optimizer: e.optimizer }) }, []);
+};
 
 /** Requests compute for a unit of work, once (a redelivered fact asks for nothing). */
 export const onWork = (ctx: WorkerContext, w: Work): Reaction => {
@@ -66,6 +70,7 @@ export const onWork = (ctx: WorkerContext, w: Work): Reaction => {
   const context = produce(ctx, (d) => {
     d.done[workKey(w)] = true;
     d.pending += 1;
+    if (w.kind === "forward" && w.stage < stages - 1) d.awaiting.push(w.lease);
   });
   const effect: Effect = w.kind === "backward" ? { type: "backward", params: w } : w.stage === stages - 1 ? { type: "lastStage", params: w } : { type: "forward", params: w };
   return { context, effects: [effect] };
@@ -84,7 +89,7 @@ export const onForwardDone = (ctx0: WorkerContext, e: Ev<"forward.done">): React
   const route = stageMiners(ctx.view, e.stage + 1).map((m) => ({ miner: m.id, throughput: m.throughput, queue: m.queue }));
   const to = pickPeer(route, rngFor(config.seed, "route", e.lease, e.stage));
   if (to === undefined) return none(ctx); // no live peer downstream: the lease will expire and be reissued
-  return publish(ctx, "ActivationsForwarded", { lease: e.lease, stage: e.stage, to, ref: e.ref, bytes: e.bytes, route }, [e.lease]);
+  return publish(ctx, "ActivationsForwarded", { lease: e.lease, stage: e.stage, to, ref: e.ref, bytes: e.bytes, route, weights: e.weights }, [e.lease]);
 };
 
 /** After a backward: gradients upstream (stage >= 1), the backward fact, and maybe an optimizer step. */
@@ -93,14 +98,34 @@ const afterBackward = (ctx: WorkerContext, lease: string, stage: number, ref: st
   let r: Reaction = none(ctx);
   if (stage > 0 && typeof upstream === "string") r = publish(ctx, "GradientsReturned", { lease, stage, to: upstream, ref, bytes }, [lease]);
   r = then(r, (c) => publish(c, "BackwardCompleted", { lease, stage }, [lease]));
-  r = then(r, (c) => {
-    const per = c.view.config?.schedule.microbatchesPerStep ?? 1;
-    const next = produce(c, (d) => { d.sinceStep += 1; });
-    if (next.sinceStep < per) return none(next);
-    const stepped = produce(next, (d) => { d.steps += 1; d.sinceStep = 0; });
-    return { context: stepped, effects: [{ type: "stepOptimizer", params: { stage, step: stepped.steps, microbatches: per } }] };
-  });
+  r = then(r, (c) => maybeStep(produce(c, (d) => {
+    d.accumulated.push(lease);
+    d.awaiting = d.awaiting.filter((l) => l !== lease);
+  }), stage));
   return then(r, (c) => storeIfAlone(c, stage));
+};
+
+/**
+ * The optimizer step, decided here (not in the host) so the log records what it covered: once
+ * microbatchesPerStep backward passes are summed, over exactly those leases, at the schedule's
+ * learning rate for the run's global step (completed microbatches / microbatchesPerStep) and this
+ * miner's own step count. Deferred while a lease of ours awaits its backward (at most
+ * MAX_DEFERRED microbatches), so that backward runs through the weights its forward used.
+ */
+const maybeStep = (c: WorkerContext, stage: number): Reaction => {
+  const per = c.view.config?.schedule.microbatchesPerStep ?? 1;
+  const schedule = scheduleOf(c.view.config);
+  if (c.accumulated.length < per) return none(c);
+  if (schedule?.deferWhileInFlight === true && c.awaiting.length > 0 && c.accumulated.length < MAX_DEFERRED) return none(c);
+  const global = Math.floor(c.view.counters.completed / per);
+  const lr = schedule === undefined ? null : localStepLr(schedule, c.optimizerSteps, global);
+  const leases = c.accumulated;
+  const stepped = produce(c, (d) => {
+    d.steps += 1;
+    d.optimizerSteps += 1;
+    d.accumulated = [];
+  });
+  return { context: stepped, effects: [{ type: "stepOptimizer", params: { stage, step: stepped.steps, leases, lr } }] };
 };
 
 /**
@@ -123,14 +148,28 @@ export const onWeightsStored = (ctx: WorkerContext, e: Ev<"weights.stored">): Re
 
 export const onLossDone = (ctx0: WorkerContext, e: Ev<"loss.done">): Reaction => {
   const ctx = finished(ctx0);
-  return then(publish(ctx, "LossComputed", { lease: e.lease, loss: e.loss, tokens: e.tokens }, [e.lease]), (c) => afterBackward(c, e.lease, e.stage, e.ref, e.bytes));
+  return then(publish(ctx, "LossComputed", { lease: e.lease, loss: e.loss, tokens: e.tokens, weights: e.weights }, [e.lease]), (c) => afterBackward(c, e.lease, e.stage, e.ref, e.bytes));
 };
 
 export const onBackwardDone = (ctx0: WorkerContext, e: Ev<"backward.done">): Reaction =>
   afterBackward(finished(ctx0), e.lease, e.stage, e.ref, e.bytes);
 
 export const onStepDone = (ctx: WorkerContext, e: Ev<"step.done">): Reaction =>
-  ctx.stage === null ? none(ctx) : publish(ctx, "OptimizerStepped", { stage: ctx.stage, step: e.step, microbatches: e.microbatches }, []);
+  ctx.stage === null ? none(ctx) : publish(ctx, "OptimizerStepped", { stage: ctx.stage, step: e.step, microbatches: e.leases.length, leases: e.leases, lr: e.lr }, []);
+
+/** A spot check names this miner's work: open (upload) the weights version it ran with, once per check. */
+export const onOpenRequested = (ctx: WorkerContext, e: Ev<"open.requested">): Reaction => {
+  const key = `open:${e.check}`;
+  if (ctx.done[key] === true) return none(ctx);
+  return { context: produce(ctx, (d) => { d.done[key] = true; }), effects: [{ type: "openWeights", params: { weights: e.weights, check: e.check } }] };
+};
+
+/**
+ * The version is stored: say so (caused by the draw; `check` is "drawId#index"), so the validator
+ * re-runs the work. A version no longer kept records nothing: the check fails at its deadline.
+ */
+export const onWeightsOpened = (ctx: WorkerContext, e: Ev<"weights.opened">): Reaction =>
+  e.ok ? publish(ctx, "WeightsOpened", { weights: e.weights, check: e.check }, [e.check.slice(0, e.check.lastIndexOf("#"))]) : none(ctx);
 
 export const onMergeStarted = (ctx: WorkerContext, e: Ev<"merge.started">): Reaction => {
   const context = produce(ctx, (d) => { d.merge = e.merge; });
@@ -143,6 +182,13 @@ export const onMergeStarted = (ctx: WorkerContext, e: Ev<"merge.started">): Reac
     effects: [{ type: "sendPartitions", params: { merge: e.merge, stage: ctx.stage, partitions: e.partitions, reducers: e.reducers } }],
   };
 };
+
+/** A merge that started while the previous one's result is loading waits for the load (startNextMerge). */
+export const deferMerge = (ctx: WorkerContext, e: Ev<"merge.started">): Reaction => none({ ...ctx, nextMerge: e });
+
+/** Starts the merge deferred while loading (as if it started now). */
+export const startNextMerge = (ctx: WorkerContext): Reaction =>
+  ctx.nextMerge === null ? none(ctx) : onMergeStarted({ ...ctx, nextMerge: null }, ctx.nextMerge);
 
 export const onPartitionsSent = (ctx: WorkerContext, e: Ev<"partitions.sent">): Reaction =>
   publish(ctx, "PartitionsSent", { merge: e.merge, refs: e.refs, bytes: e.bytes }, [e.merge]);
@@ -203,10 +249,11 @@ export const onTick = (ctx: WorkerContext, e: Ev<"clock.ticked">): Reaction => {
 
 export const onLeaseClosed = (ctx: WorkerContext, e: Ev<"lease.closed">): Reaction => {
   const keys = Object.keys(ctx.done).filter((k) => k.split("|")[1] === e.lease);
-  if (keys.length === 0 && !ctx.held.some((w) => w.lease === e.lease)) return none(ctx);
+  if (keys.length === 0 && !ctx.held.some((w) => w.lease === e.lease) && !ctx.awaiting.includes(e.lease)) return none(ctx);
   return none(produce(ctx, (d) => {
     for (const k of keys) delete d.done[k];
     d.held = d.held.filter((w) => w.lease !== e.lease);
+    d.awaiting = d.awaiting.filter((l) => l !== e.lease);
   }));
 };
 

@@ -15,10 +15,11 @@ export const reduceTask = (view: OrchestratorState, g: MergeState, partition: nu
   const rule = view.config?.outer;
   const stage = view.config?.stages[g.stage];
   const bounds = stage === undefined ? undefined : partitionBounds(stage.params, g.partitions.length)[partition];
-  if (rule === undefined || stage === undefined || bounds === undefined) return { merge: g.id, stage: g.stage, partition, contributors };
+  const reducers = g.partitions[partition]?.reducers ?? [];
+  if (rule === undefined || stage === undefined || bounds === undefined) return { merge: g.id, stage: g.stage, partition, reducers, contributors };
   const previous = view.stages[g.stage]?.results[partition] ?? null;
   return {
-    merge: g.id, stage: g.stage, partition, contributors,
+    merge: g.id, stage: g.stage, partition, reducers, contributors,
     outer: { lr: rule.lr, momentum: rule.momentum, previous, initial: stage.weights, start: bounds.start, end: bounds.end },
   };
 };
@@ -69,6 +70,10 @@ export const signalsOf = (ctx: WorkerContext, fact: SwarmFact, view: Orchestrato
         return [];
     }
   }
+  // A validator's spot checks of this miner's pipeline work: open the weights the work ran with.
+  if (fact.type === "SpotChecksDrawn")
+    return fact.payload.checks.flatMap((c, i) =>
+      c.miner === me && c.weights !== null ? [{ type: "open.requested" as const, weights: c.weights, check: `${fact.id}#${i}` }] : []);
   // Peer data-flow facts addressed to this miner.
   if (fact.type === "ActivationsForwarded" && fact.payload.to === me) {
     const lease = view.leases[fact.payload.lease];

@@ -26,6 +26,8 @@ export interface ReduceTask {
   readonly merge: string;
   readonly stage: number;
   readonly partition: number;
+  /** The partition's reducers as assigned (this one among them): a reducer's peers for the cross-check. */
+  readonly reducers: readonly string[];
   /** Sealed contributors in miner-id order, with their sample weights and partition content refs. */
   readonly contributors: readonly { readonly miner: string; readonly samples: number; readonly ref: string }[];
   /** Present when the run merges with an outer step (DiLoCo): what the reducer steps from. */
@@ -58,11 +60,22 @@ export interface WorkerContext extends WorkerInput {
   readonly held: readonly Work[];
   /** Keys of work already requested (dedupe of redelivered facts), pruned when leases close. */
   readonly done: Readonly<Record<string, true>>;
-  readonly sinceStep: number;
   readonly steps: number;
+  /** Leases whose backward passes are summed since the last step, in completion order (the next step's `leases`). */
+  readonly accumulated: readonly string[];
+  /** Leases this (non-final) stage forwarded whose backward has not run yet: a step waits for them (LrSchedule.deferWhileInFlight). */
+  readonly awaiting: readonly string[];
+  /** Optimizer steps this miner's AdamW has taken, a restored state's included (the local warmup counts them). */
+  readonly optimizerSteps: number;
   /** Backward passes since the log last named this miner's weights (its load, or a store of a stage it serves alone). */
   readonly sinceStore: number;
   readonly merge: string | null;
+  /**
+   * A merge of this stage that started while this miner was still loading the previous merge's
+   * result (the orchestrator starts the next one once the previous completes, not once every miner
+   * has adopted it): it is started as soon as the load lands.
+   */
+  readonly nextMerge: Extract<Signal, { type: "merge.started" }> | null;
   /** Id of this session's MinerJoined; facts before it are folded into the view but not acted on. */
   readonly joinId: string | null;
   readonly listening: boolean;
@@ -77,21 +90,26 @@ export type Signal =
   | { readonly type: "merge.completed"; readonly merge: string; readonly epoch: number; readonly results: readonly (string | null)[] }
   | { readonly type: "clock.ticked"; readonly tick: number }
   | { readonly type: "lease.closed"; readonly lease: string }
-  | { readonly type: "removed" };
+  | { readonly type: "removed" }
+  /** A validator's spot check names work this miner did with weights `weights`: it opens them. */
+  | { readonly type: "open.requested"; readonly weights: string; readonly check: string };
 
 /** Events the host sends: facts from the log, and results of the effects it performed. */
 export type WorkerEvent =
   | { readonly type: "fact"; readonly fact: SwarmFact; readonly view: OrchestratorState }
-  | { readonly type: "forward.done"; readonly lease: string; readonly stage: number; readonly ref: string; readonly bytes: number }
-  | { readonly type: "loss.done"; readonly lease: string; readonly stage: number; readonly loss: number; readonly tokens: number; readonly ref: string; readonly bytes: number }
+  /** `weights`: the version (content hash) of the weights the forward ran with, when the kernels name it. */
+  | { readonly type: "forward.done"; readonly lease: string; readonly stage: number; readonly ref: string; readonly bytes: number; readonly weights: string | null }
+  | { readonly type: "loss.done"; readonly lease: string; readonly stage: number; readonly loss: number; readonly tokens: number; readonly ref: string; readonly bytes: number; readonly weights: string | null }
   | { readonly type: "backward.done"; readonly lease: string; readonly stage: number; readonly ref: string; readonly bytes: number }
-  | { readonly type: "step.done"; readonly step: number; readonly microbatches: number }
+  | { readonly type: "step.done"; readonly step: number; readonly leases: readonly string[]; readonly lr: number | null }
   | { readonly type: "partitions.sent"; readonly merge: string; readonly refs: readonly string[]; readonly bytes: number }
   | { readonly type: "reduce.done"; readonly merge: string; readonly partition: number; readonly hash: string }
   /** `optimizer`: the content ref of the AdamW state the miner stored with these weights, if it stored one. */
-  | { readonly type: "weights.loaded"; readonly stage: number; readonly epoch: number; readonly ref: string; readonly optimizer?: string }
+  | { readonly type: "weights.loaded"; readonly stage: number; readonly epoch: number; readonly ref: string; readonly optimizer?: string; readonly optimizerSteps?: number }
   /** The weights a storeWeights asked for are stored under `ref`. */
   | { readonly type: "weights.stored"; readonly stage: number; readonly epoch: number; readonly ref: string }
+  /** The weights version a spot check asked for is stored (false: this miner no longer keeps it). */
+  | { readonly type: "weights.opened"; readonly weights: string; readonly check: string; readonly ok: boolean }
   | { readonly type: "leave"; readonly reason: string }
   | Signal;
 
@@ -104,8 +122,13 @@ export type Effect =
   | { readonly type: "lastStage"; readonly params: Extract<Work, { kind: "forward" }> }
   /** Backward with the returned gradient `grad`, accumulating parameter gradients. Reply backward.done. */
   | { readonly type: "backward"; readonly params: Extract<Work, { kind: "backward" }> }
-  /** A local optimizer step over the accumulated gradients. Reply step.done. */
-  | { readonly type: "stepOptimizer"; readonly params: { readonly stage: number; readonly step: number; readonly microbatches: number } }
+  /**
+   * A local optimizer step over the mean of the gradients of `leases` at learning rate `lr` (null:
+   * the run's model names no schedule). Reply step.done with the same step, leases and lr.
+   */
+  | { readonly type: "stepOptimizer"; readonly params: { readonly stage: number; readonly step: number; readonly leases: readonly string[]; readonly lr: number | null } }
+  /** Upload the kept weights version `weights` a spot check `check` asks for. Reply weights.opened. */
+  | { readonly type: "openWeights"; readonly params: { readonly weights: string; readonly check: string } }
   /** Snapshot weights, cut into partitions, send partition i to reducers[i] (and keep the copy). Reply partitions.sent. */
   | { readonly type: "sendPartitions"; readonly params: { readonly merge: string; readonly stage: number; readonly partitions: number; readonly reducers: readonly (readonly string[])[] } }
   /** Keep a copy of the weights as merge `merge`'s base without sending it (a non-participant of an overlapped merge). */

@@ -8,8 +8,8 @@ describe("swarm vocabulary", () => {
 
   it("registers every fact once, PascalCase and past tense", () => {
     for (const d of swarmEvents) {
-      expect(d.type).toMatch(/^[A-Z][A-Za-z]+(ed|Sent|Left|Out)$/);
-      const latest = d.type === "SwarmRunStarted" ? 3 : d.type === "WeightsLoaded" ? 2 : 1;
+      expect(d.type).toMatch(/^[A-Z][A-Za-z]+(ed|Sent|Left|Out|Drawn)$/);
+      const latest = d.type === "SwarmRunStarted" ? 3 : ["WeightsLoaded", "ActivationsForwarded", "LossComputed", "OptimizerStepped"].includes(d.type) ? 2 : 1;
       expect(registry.latestVersion(d.type)).toBe(latest);
       expect(swarmVersion(d.type as SwarmEventType)).toBe(latest);
     }
@@ -38,6 +38,17 @@ describe("swarm vocabulary", () => {
     expect(Result.isSuccess(v1) && v1.success).toEqual({ v: 2, payload: { stage: 1, epoch: 4, ref: "w" } });
     const v2 = registry.decode("WeightsLoaded", 2, { stage: 1, epoch: 4, ref: "w", optimizer: "o" });
     expect(Result.isSuccess(v2) && (v2.success.payload as { optimizer?: string }).optimizer).toBe("o");
+  });
+
+  it("upcasts v1 pipeline facts to v2 with what they did not record as null or empty", () => {
+    const fwd = registry.decode("ActivationsForwarded", 1, { lease: "l", stage: 0, to: "b", ref: "r", bytes: 8, route: [] });
+    expect(Result.isSuccess(fwd) && fwd.success).toEqual({ v: 2, payload: { lease: "l", stage: 0, to: "b", ref: "r", bytes: 8, route: [], weights: null } });
+    const loss = registry.decode("LossComputed", 1, { lease: "l", loss: 2.5, tokens: 8 });
+    expect(Result.isSuccess(loss) && loss.success).toEqual({ v: 2, payload: { lease: "l", loss: 2.5, tokens: 8, weights: null } });
+    const step = registry.decode("OptimizerStepped", 1, { stage: 1, step: 3, microbatches: 2 });
+    expect(Result.isSuccess(step) && step.success).toEqual({ v: 2, payload: { stage: 1, step: 3, microbatches: 2, leases: [], lr: null } });
+    // v2 requires what v2 records.
+    expect(Result.isFailure(registry.decode("OptimizerStepped", 2, { stage: 1, step: 3, microbatches: 2 }))).toBe(true);
   });
 
   it("decodes a valid lease and rejects a fractional microbatch index", () => {

@@ -1,6 +1,8 @@
 // Parameter sets in a kernel worker: summed gradients, an AdamW step over their mean, and the
-// optimizer state saved and restored (a joiner taking over a stage's moments) with the same bytes.
+// optimizer state saved and restored (a joiner taking over a stage's moments) with the same bytes,
+// and the versions of the weights: content hashes, the last few read by runs kept to be opened.
 import { describe, expect, it } from "vitest";
+import { blobRef, f32ToBytes } from "../../../src/actors/swarm/blob-store.js";
 import { ParamSet } from "../../../src/kernels/runtime/param-sets.js";
 
 const spec = { tensors: [{ name: "w", dims: [3, 2] }, { name: "b", dims: [2] }] };
@@ -52,5 +54,91 @@ describe("parameter sets", () => {
     const poisoned = state.slice();
     new DataView(poisoned.buffer).setFloat32(poisoned.length - 4, Number.NaN, true); // the last second moment
     expect(() => new ParamSet(spec).restoreOptimizer(create, poisoned)).toThrow(/non-finite or negative/);
+  });
+});
+
+describe("parameter set versions", () => {
+  const w0 = Float32Array.of(1, 2, 3, 4, 5, 6, 0.5, -0.5);
+  const loaded = (opts: { readonly keep?: number } = {}): ParamSet => {
+    const s = new ParamSet(spec, opts);
+    s.load(w0);
+    return s;
+  };
+  const stepped = (s: ParamSet, x: number): void => {
+    s.accumulate(grads(x));
+    s.step(create, 1, 0.01);
+  };
+
+  it("name the weights by the blob ref of their float32 bytes, unchanged until a load, blend or step", () => {
+    const s = loaded();
+    const v0 = s.version();
+    expect(v0).toBe(blobRef(f32ToBytes(w0)));
+    s.accumulate(grads(1)); // gradients are not weights
+    expect(s.version()).toBe(v0);
+    s.step(create, 1, 0.01);
+    const v1 = s.version();
+    expect(v1).not.toBe(v0);
+    expect(v1).toBe(blobRef(f32ToBytes(s.flat)));
+    s.blend([{ start: 2, values: Float32Array.of(9) }], undefined);
+    const v2 = s.version();
+    expect(v2).not.toBe(v1);
+    expect(v2).toBe(blobRef(f32ToBytes(s.flat)));
+    s.load(w0); // the same bytes are the same version
+    expect(s.version()).toBe(v0);
+  });
+
+  it("forget the cached version when a blend is refused midway, since its earlier parts were written", () => {
+    const s = loaded();
+    const v0 = s.version();
+    expect(() => s.blend([{ start: 0, values: Float32Array.of(7) }, { start: 7, values: Float32Array.of(1, 2) }], undefined)).toThrow(/fall outside/);
+    expect(s.flat[0]).toBe(7);
+    expect(s.version()).not.toBe(v0);
+    expect(s.version()).toBe(blobRef(f32ToBytes(s.flat)));
+  });
+
+  it("keep the last `keep` versions runs read and open copies of them", () => {
+    const s = loaded({ keep: 2 });
+    const seen: { v: string; w: Float32Array }[] = [];
+    for (let i = 0; i < 3; i++) {
+      seen.push({ v: s.keepVersion(), w: s.flat.slice() });
+      stepped(s, i + 1);
+    }
+    const [a, b, c] = seen as [(typeof seen)[0], (typeof seen)[0], (typeof seen)[0]];
+    expect(s.opened(a.v)).toBeUndefined(); // evicted by the third
+    expect(Buffer.from(f32ToBytes(s.opened(b.v) as Float32Array)).equals(Buffer.from(f32ToBytes(b.w)))).toBe(true);
+    const opened = s.opened(c.v) as Float32Array;
+    expect(blobRef(f32ToBytes(opened))).toBe(c.v);
+    opened.fill(0); // a copy: the kept version is untouched
+    expect(blobRef(f32ToBytes(s.opened(c.v) as Float32Array))).toBe(c.v);
+    expect(s.opened("00".repeat(32))).toBeUndefined();
+  });
+
+  it("make a version read again the newest, so the weights in use are the last to be evicted", () => {
+    const s = loaded({ keep: 2 });
+    const v0 = s.keepVersion();
+    stepped(s, 1);
+    s.keepVersion();
+    s.load(w0); // back to the first weights, read again
+    expect(s.keepVersion()).toBe(v0);
+    stepped(s, 2);
+    s.keepVersion(); // evicts the stepped version, not v0
+    expect(s.opened(v0)).toBeDefined();
+  });
+
+  it("keep nothing with keep 0, and drop the oldest at once when keep is lowered", () => {
+    const none = loaded({ keep: 0 });
+    const v = none.keepVersion();
+    expect(v).toBe(none.version());
+    expect(none.opened(v)).toBeUndefined();
+    const s = loaded({ keep: 3 });
+    const vs: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      vs.push(s.keepVersion());
+      stepped(s, i + 1);
+    }
+    s.keep = 1;
+    expect(vs.map((x) => s.opened(x) !== undefined)).toEqual([false, false, true]);
+    expect(() => new ParamSet(spec, { keep: -1 })).toThrow(/keep must be/);
+    expect(() => { s.keep = 1.5; }).toThrow(/keep must be/);
   });
 });

@@ -41,7 +41,7 @@ describe("orchestrator decider", () => {
     const log = started({}, 1);
     log.join("a");
     const [lease] = log.run({ type: "Advance" });
-    log.add("a", "LossComputed", { lease: lease!.id, loss: 2.5, tokens: 8 });
+    log.add("a", "LossComputed", { lease: lease!.id, loss: 2.5, tokens: 8, weights: null });
     log.add("a", "BackwardCompleted", { lease: lease!.id, stage: 0 });
     log.add("a", "BackwardCompleted", { lease: lease!.id, stage: 0 }); // a re-sent fact under a new id
     given(log).when({ type: "Advance" }).then([

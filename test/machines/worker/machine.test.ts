@@ -60,10 +60,10 @@ describe("stage worker machine", () => {
     h.actor.send({ type: "fact", fact: lease, view: h.log.facts.reduce(evolve, initialState()) }); // redelivery
     const forwards = h.effects.filter((e) => e.type === "forward");
     expect(forwards).toHaveLength(1);
-    h.actor.send({ type: "forward.done", lease: lease.id, stage: 0, ref: "act0", bytes: 64 });
+    h.actor.send({ type: "forward.done", lease: lease.id, stage: 0, ref: "act0", bytes: 64, weights: "w0" });
     h.feed();
     const fwd = h.published().find((f) => f.type === "ActivationsForwarded");
-    expect(fwd?.type === "ActivationsForwarded" && fwd.payload).toMatchObject({ lease: lease.id, stage: 0, to: "b", ref: "act0", bytes: 64 });
+    expect(fwd?.type === "ActivationsForwarded" && fwd.payload).toMatchObject({ lease: lease.id, stage: 0, to: "b", ref: "act0", bytes: 64, weights: "w0" });
   });
 
   it("holds work while its stage merges, unless merges overlap training", () => {
@@ -88,6 +88,33 @@ describe("stage worker machine", () => {
     };
     expect(forwardsWhileMerging(false)).toBe(0);
     expect(forwardsWhileMerging(true)).toBeGreaterThan(0);
+  });
+
+  it("sends to a merge that started while it was still loading the previous merge's result, once the load lands", () => {
+    const h = harness("a");
+    h.log.run({ type: "StartRun", config: config({}, 1) });
+    h.feed();
+    h.log.run({ type: "Advance" });
+    h.feed();
+    h.actor.send({ type: "weights.loaded", stage: 0, epoch: 0, ref: "w0" });
+    h.feed();
+    const reducers = [["a"], ["a"]];
+    h.actor.send({ type: "merge.started", merge: "m1", participant: true, partitions: 2, reducers });
+    h.actor.send({ type: "merge.completed", merge: "m1", epoch: 1, results: ["r0", "r1"] });
+    expect(h.actor.getSnapshot().value).toEqual({ merging: "loading" });
+    // The orchestrator starts the next merge as soon as m1 completed; this miner still loads m1's result.
+    h.actor.send({ type: "merge.started", merge: "m2", participant: true, partitions: 2, reducers });
+    expect(h.effects.filter((e) => e.type === "sendPartitions").map((e) => e.params.merge)).toEqual(["m1"]);
+    h.actor.send({ type: "weights.loaded", stage: 0, epoch: 1, ref: "w1" });
+    h.feed();
+    expect(h.effects.filter((e) => e.type === "sendPartitions").map((e) => e.params.merge)).toEqual(["m1", "m2"]);
+    expect(h.actor.getSnapshot().value).toEqual({ merging: "exchanging" });
+    expect(h.actor.getSnapshot().context.merge).toBe("m2");
+    expect(h.published().filter((f) => f.type === "WeightsLoaded").map((f) => f.type === "WeightsLoaded" && f.payload.epoch)).toEqual([0, 1]);
+    // m2 completes like any merge, and the miner trains again after loading its result.
+    h.actor.send({ type: "merge.completed", merge: "m2", epoch: 2, results: ["s0", "s1"] });
+    h.actor.send({ type: "weights.loaded", stage: 0, epoch: 2, ref: "w2" });
+    expect(h.actor.getSnapshot().value).toBe("training");
   });
 
   it("loads the stage's freshest weights and the AdamW state a peer stored with them", () => {
@@ -121,7 +148,7 @@ describe("stage worker machine", () => {
         h.log.add(ORCH, "MicrobatchLeased", { microbatch: next, batch: mb, attempt: 0, miner: "a", expires: 50 });
         h.feed();
         const lease = h.log.facts[h.log.facts.length - 1]!;
-        h.actor.send({ type: "loss.done", lease: lease.id, stage: 0, loss: 2, tokens: 8, ref: "", bytes: 0 });
+        h.actor.send({ type: "loss.done", lease: lease.id, stage: 0, loss: 2, tokens: 8, ref: "", bytes: 0, weights: null });
         h.feed();
       }
       return h.effects.filter((e) => e.type === "storeWeights").length;
@@ -135,6 +162,52 @@ describe("stage worker machine", () => {
     h.feed();
     const f = h.published().find((x) => x.type === "WeightsLoaded");
     expect(f?.type === "WeightsLoaded" && f.payload).toEqual({ stage: 0, epoch: 3, ref: "w-trained" });
+  });
+
+  it("decides each optimizer step itself: the leases it averages and the learning rate of the run's schedule, recorded in OptimizerStepped", () => {
+    const h = harness("a");
+    const optim = { lr: 0.01, warmup: 4, minLrRatio: 0.1, steps: 10, localWarmup: true, deferWhileInFlight: true };
+    h.log.run({ type: "StartRun", config: { ...config({ microbatchesPerStep: 2, maxInFlight: 2 }, 1), model: { optim } } });
+    h.feed();
+    h.log.run({ type: "Advance" });
+    h.feed();
+    h.actor.send({ type: "weights.loaded", stage: 0, epoch: 0, ref: "w0" });
+    h.feed();
+    const leases: string[] = [];
+    for (let mb = 0; mb < 2; mb++) {
+      h.log.add(ORCH, "MicrobatchLeased", { microbatch: mb, batch: mb, attempt: 0, miner: "a", expires: 50 });
+      h.feed();
+      const lease = h.log.facts[h.log.facts.length - 1]!;
+      leases.push(lease.id);
+      h.actor.send({ type: "loss.done", lease: lease.id, stage: 0, loss: 2, tokens: 8, ref: "", bytes: 0, weights: `v${mb}` });
+      h.feed();
+    }
+    const steps = h.effects.filter((e) => e.type === "stepOptimizer");
+    // Its first step: warmed up over its own steps (lr·1/warmup), over exactly the two leases.
+    expect(steps).toEqual([{ type: "stepOptimizer", params: { stage: 0, step: 1, leases, lr: 0.01 / 4 } }]);
+    h.actor.send({ type: "step.done", step: 1, leases, lr: 0.01 / 4 });
+    h.feed();
+    const f = h.published().find((x) => x.type === "OptimizerStepped");
+    expect(f?.type === "OptimizerStepped" && f.payload).toEqual({ stage: 0, step: 1, microbatches: 2, leases, lr: 0.01 / 4 });
+    const loss = h.published().find((x) => x.type === "LossComputed");
+    expect(loss?.type === "LossComputed" && loss.payload.weights).toBe("v0");
+  });
+
+  it("opens the weights a validator's spot check names, once per check", () => {
+    const h = harness("a");
+    h.log.run({ type: "StartRun", config: config({}, 1) });
+    h.feed();
+    const check = { miner: "a", kind: "loss" as const, stage: 0, subject: "l1", partition: null, weights: "v7" };
+    h.log.add("val", "SpotChecksDrawn", { window: 0, beacon: "b", checks: [check, { ...check, miner: "b" }] });
+    h.feed();
+    h.log.facts.push({ ...(h.log.facts[h.log.facts.length - 1] as SwarmFact) }); // redelivered
+    h.feed();
+    const draw = h.log.facts.find((x) => x.type === "SpotChecksDrawn")!;
+    expect(h.effects.filter((e) => e.type === "openWeights")).toEqual([{ type: "openWeights", params: { weights: "v7", check: `${draw.id}#0` } }]);
+    h.actor.send({ type: "weights.opened", weights: "v7", check: `${draw.id}#0`, ok: true });
+    h.feed();
+    const opened = h.published().find((x) => x.type === "WeightsOpened");
+    expect(opened?.type === "WeightsOpened" && opened.cause).toEqual([draw.id]);
   });
 
   it("stops for good when it is timed out or kicked", () => {
