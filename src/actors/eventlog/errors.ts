@@ -34,3 +34,18 @@ export class UnreadableEntry extends Schema.TaggedError<UnreadableEntry>()("Unre
   subject: Schema.String,
   message: Schema.String,
 }) {}
+
+/**
+ * A message on an actor's subject that is not an event of that actor's own chain (garbage, a
+ * forged or replayed event, another actor's event): whoever may publish there can move the
+ * subject's last sequence. The actor's writer reports it and appends after it; readers refuse it.
+ */
+export class ForeignMessage extends Schema.TaggedError<ForeignMessage>()("ForeignMessage", {
+  run: Schema.String,
+  actor: Schema.String,
+  /** Its stream sequence. */
+  seq: Schema.Number,
+  /** Why it is not the actor's: the ingest gate's reason, or OtherActor / Unsigned. */
+  reason: Schema.String,
+  message: Schema.String,
+}) {}

@@ -43,7 +43,9 @@ export const makeMemoryEventLog = (): EventLogShape => {
   const readRaw: EventLogShape["readRaw"] = (run, options = {}) =>
     Stream.suspend(() => {
       const end = Math.min(options.toSeq ?? Number.MAX_SAFE_INTEGER, runs.get(run)?.entries.length ?? 0);
-      return Stream.fromArray(rawRange(run, options.fromSeq ?? 1, end));
+      const range = rawRange(run, options.fromSeq ?? 1, end);
+      const only = options.actor === undefined ? undefined : subjects.facts(run, options.actor);
+      return Stream.fromArray(only === undefined ? range : range.filter((e) => e.subject === only));
     });
 
   return {

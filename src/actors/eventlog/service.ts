@@ -35,6 +35,8 @@ export interface ReadOptions {
   readonly fromSeq?: number;
   /** Last stream sequence to return, inclusive (default: the end of the log when the read starts). */
   readonly toSeq?: number;
+  /** Only what is stored on this actor's subject (its facts, and anything else published there). */
+  readonly actor?: string;
 }
 
 export interface SubscribeOptions {

@@ -3,7 +3,10 @@
 import { Effect, Result, Schema, Stream } from "effect";
 import type { Envelope } from "../../events/envelope.js";
 import { formatLogHeader, type LogEntry as LogLine, parseLogLines } from "../../events/jsonl.js";
-import { type AppendConflict, type AppendRejected, type NatsUnavailable, UnreadableEntry } from "./errors.js";
+import { vocabularyRegistry } from "../../events/vocabulary.js";
+import { nodeCrypto } from "../identity/index.js";
+import type { AppendConflict, AppendRejected, NatsUnavailable } from "./errors.js";
+import { ExportGate } from "./export-gate.js";
 import { EventLog, type ReadError } from "./service.js";
 
 /** The file is not a log this build can import, or does not fit the run's current log. */
@@ -12,36 +15,53 @@ export class ImportRefused extends Schema.TaggedError<ImportRefused>()("ImportRe
   message: Schema.String,
 }) {}
 
-const decoder = new TextDecoder();
+
+export interface ExportOptions {
+  /** Stored messages above this many bytes are refused, as the readers' ingest gate refuses them (default: no limit). */
+  readonly maxBytes?: number;
+}
+
+export interface ExportSummary {
+  /** Events written. */
+  readonly events: number;
+  /** Stored messages refused (written as refused lines). */
+  readonly refused: number;
+  /** The refused ones by the ingest gate's reason. */
+  readonly reasons: Readonly<Record<string, number>>;
+}
 
 /**
  * Writes the run's whole log (as it stands when the export starts) through `write`, one line at
  * a time without newlines: the header, then `{"seq":N,"event":...}` in stream order. The event
- * text is the stored bytes as they are, so the export is byte-faithful. Resolves to the count.
+ * text is the stored bytes as they are, so the export is byte-faithful. Every message passes the
+ * ingest gate the live readers use: one it refuses (garbage or a forgery anyone could publish on
+ * an actor's subject) becomes `{"seq":N,"refused":{subject,reason,detail}}`, so the file still
+ * accounts for every stream sequence and one foreign message cannot spoil the export. An unsigned
+ * event is written once a signature covers it; one that none covers (a forged fork, a dead
+ * process's tail) is refused too: nothing vouches for it.
  */
-export const exportLog = (run: string, write: (lines: readonly string[]) => void): Effect.Effect<number, ReadError, EventLog> =>
+export const exportLog = (
+  run: string,
+  write: (lines: readonly string[]) => void,
+  o: ExportOptions = {},
+): Effect.Effect<ExportSummary, NatsUnavailable, EventLog> =>
   Effect.gen(function* () {
     const log = yield* EventLog;
-    write([formatLogHeader(run)]);
-    let count = 0;
-    yield* log.readRaw(run).pipe(
+    const gate = new ExportGate(nodeCrypto, vocabularyRegistry(), run, o.maxBytes ?? Number.MAX_SAFE_INTEGER);
+    // The stream's end now, read exactly up to it: the header promises what the file holds.
+    const last = yield* log.lastSeq(run);
+    write([formatLogHeader(run, last)]);
+    yield* log.readRaw(run, { toSeq: last }).pipe(
       Stream.runForEachArray((chunk) => {
-        const lines: string[] = [];
-        for (const e of chunk) {
-          const text = decoder.decode(e.data);
-          try {
-            JSON.parse(text);
-          } catch (err) {
-            return Effect.fail(new UnreadableEntry({ run, seq: e.seq, subject: e.subject, message: String(err) }));
-          }
-          lines.push(`{"seq":${e.seq},"event":${text}}`);
-        }
-        count += lines.length;
-        write(lines);
+        for (const e of chunk) gate.offer(e);
+        const lines = gate.take();
+        if (lines.length > 0) write(lines);
         return Effect.void;
       }),
     );
-    return count;
+    const rest = gate.end();
+    if (rest.length > 0) write(rest);
+    return { events: gate.events, refused: gate.refused, reasons: gate.reasons };
   });
 
 export interface ImportSummary {
@@ -50,6 +70,8 @@ export interface ImportSummary {
   readonly events: number;
   /** Events already in the run (a resumed import), left as they were. */
   readonly skipped: number;
+  /** Messages the export had refused: not imported (the events after them move down). */
+  readonly refused: number;
 }
 
 /**
@@ -67,12 +89,17 @@ export const importLog = (
       const f = parsed.failure;
       return yield* new ImportRefused({ line: f.line, message: `${f.reason}: ${f.detail}` });
     }
-    const { header, entries } = parsed.success;
+    const { header, entries, refused } = parsed.success;
     const run = header.run;
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i] as LogLine;
-      if (e.seq !== i + 1) {
-        return yield* new ImportRefused({ line: i + 2, message: `seq ${e.seq} where ${i + 1} was expected: only a full export (seqs 1..N) can be imported` });
+    const held = entries.length + refused.length;
+    if (header.last !== undefined && held !== header.last)
+      return yield* new ImportRefused({ line: 1, message: `the header records ${header.last} stream messages, the file holds ${held}: it is truncated or padded` });
+    // Events and refused messages together must be seqs 1..N, in order; refused ones are not
+    // imported, so the events after them get lower stream sequences in the new run.
+    const fileSeqs = [...entries.map((e) => e.seq), ...refused.map((r) => r.seq)].sort((a, b) => a - b);
+    for (let i = 0; i < fileSeqs.length; i++) {
+      if (fileSeqs[i] !== i + 1) {
+        return yield* new ImportRefused({ line: i + 2, message: `seq ${fileSeqs[i]} where ${i + 1} was expected: only a full export (seqs 1..N) can be imported` });
       }
     }
     const log = yield* EventLog;
@@ -86,7 +113,7 @@ export const importLog = (
       yield* log.read(run, { toSeq: existing }).pipe(
         Stream.runForEach((stored) => {
           const want = entries[i] as LogLine;
-          if (mismatch === undefined && (stored.seq !== want.seq || stored.envelope.id !== want.event.id)) {
+          if (mismatch === undefined && (stored.seq !== i + 1 || stored.envelope.id !== want.event.id)) {
             mismatch = new ImportRefused({ line: i + 2, message: `run ${run} already holds a different event at seq ${stored.seq} (${stored.envelope.id})` });
           }
           i += 1;
@@ -97,7 +124,7 @@ export const importLog = (
     }
     // Each actor's last stream seq so far, from the file itself: the appends' expectations.
     const lastOf = new Map<string, number>();
-    for (const e of entries.slice(0, existing)) lastOf.set(e.event.actor, e.seq);
+    entries.slice(0, existing).forEach((e, k) => lastOf.set(e.event.actor, k + 1));
     let i = existing;
     while (i < entries.length) {
       const actor = (entries[i] as LogLine).event.actor;
@@ -113,5 +140,5 @@ export const importLog = (
       lastOf.set(actor, j);
       i = j;
     }
-    return { run, events: entries.length, skipped: existing };
+    return { run, events: entries.length, skipped: existing, refused: refused.length };
   });

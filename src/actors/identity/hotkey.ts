@@ -3,6 +3,7 @@
 import { DEV_PHRASE } from "@polkadot/keyring";
 import { u8aToHex } from "@polkadot/util";
 import {
+  decodeAddress,
   encodeAddress,
   keyExtractSuri,
   keyFromPath,
@@ -64,3 +65,12 @@ export const loadHotkey = (uriOrMnemonic: string): Hotkey => {
 
 /** A deterministic Rng for reproducible fixtures: repeats `byte`. Never use it for real keys. */
 export const fixedRng = (byte = 7): Rng => (n) => new Uint8Array(n).fill(byte);
+
+/** True for a hotkey's canonical ss58 address (format 42), the form actors are named by. */
+export const isHotkeyAddress = (s: string): boolean => {
+  try {
+    return encodeAddress(decodeAddress(s, false, 42), 42) === s;
+  } catch {
+    return false;
+  }
+};

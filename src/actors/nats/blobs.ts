@@ -1,22 +1,33 @@
-// Content-addressed blobs in a JetStream Object Store bucket (one per run): weights, optimizer
-// state and merge partitions, named by the sha256 of their bytes and referenced from events. A
-// bounded in-process cache serves repeated reads (safe: a name fixes its content).
-import { Objm, type ObjectStore, setSha256Backend } from "@nats-io/obj";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { buckets } from "../../events/subjects.js";
-import { blobRef, type BlobStore, verified } from "../swarm/blob-store.js";
+// Content-addressed blobs (weights, optimizer state, merge partitions) in one JetStream stream per
+// run, each writer confined to its own subjects: a blob `ref` (the sha256 of its bytes) written
+// by `writer` is its chunks `swl.<run>.b.<writer>.<ref>.c<i>` followed by a manifest
+// `swl.<run>.b.<writer>.<ref>.m`. Why not the Object Store any more: its records live under
+// subjects derived from the blob's name alone, so any client that may write the bucket may write
+// over, roll up or "delete" any name, and nats-server 2.9 permissions cannot tell writers apart.
+// Here the writer's token is in the subject, so on a secured server each member may publish only
+// `swl.<run>.b.<itself>.>`; and the stream keeps one message per subject and refuses a second
+// (discard new per subject), refuses deletes and purges, so nothing stored is ever replaced or
+// removed, not even by its writer. Several writers may hold copies of one ref: a reader takes the
+// first that hashes to its name and reports any that does not, naming its writer.
+import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
+import { type NatsConnection, RequestError, TimeoutError } from "@nats-io/transport-node";
+import { streams, subjects } from "../../events/subjects.js";
+import { BlobCorrupt, blobRef, type BlobStore, verified } from "../swarm/blob-store.js";
+import { streamReplicas } from "./connection.js";
+import { ridingThrough } from "./ride-through.js";
 
 export interface NatsBlobOptions {
-  /** Replicas of the bucket's stream (3 on the R3 cluster). */
+  /** The actor whose copies this store writes (its hotkey address: the token its permissions allow). */
+  readonly writer: string;
+  /** Replicas of the stream when this store creates it (default: 3 on a cluster, 1 on a single server). */
   readonly replicas?: number;
   /** Bytes of blobs kept in the read cache (default 256 MB). */
   readonly cacheBytes?: number;
+  /** Called with each copy that does not hash to its name (a forgery by its writer), before the next copy is tried. */
+  readonly onForged?: (e: BlobCorrupt, writer: string) => void;
 }
 
-/**
- * Object Store chunk size: the client's default of 128 KB makes a 1.7 MB stage 14 acknowledged
- * publishes; 1 MiB (nats-server's default max_payload; the client caps it at the server's) makes it 2.
- */
+/** Chunk size: nats-server's default max_payload (1 MiB) makes a 1.7 MB stage 2 publishes. */
 const CHUNK_BYTES = 1024 * 1024;
 
 /** A read cache of recently used blobs, evicting the oldest first past its byte budget. */
@@ -45,34 +56,156 @@ class Cache {
 }
 
 /**
- * Opens (creating if needed) the run's blob bucket. Puts are idempotent: a blob already present
- * is not written again, so identical merged weights from many miners are stored once.
+ * The run's blob stream: one message per subject, a second refused (write once); no deletes, no
+ * purges (nothing stored can be taken back); direct gets (reads by subject, from any replica).
  */
-export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlobOptions = {}): Promise<BlobStore> => {
-  // The client hashes every chunk it puts or gets; its default is a pure-JS sha256 (browser-safe,
-  // ~10x slower than node:crypto, and on the thread that drives the pipeline).
-  setSha256Backend("native");
-  const os: ObjectStore = await new Objm(nc).create(buckets.blobs(run), { replicas: o.replicas ?? 1 });
+export const ensureBlobStream = async (jsm: JetStreamManager, run: string, replicas = 1): Promise<void> => {
+  const name = streams.blobs(run);
+  try {
+    await jsm.streams.info(name);
+    return;
+  } catch (e) {
+    if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+  }
+  await jsm.streams.add({
+    name, subjects: [subjects.blobsAll(run)], num_replicas: replicas,
+    max_msgs_per_subject: 1, discard: DiscardPolicy.New, discard_new_per_subject: true, deny_delete: true, deny_purge: true, allow_direct: true,
+  }).catch((e: unknown) => {
+    // Created meanwhile by another client of the run: fine.
+    if (!(e instanceof JetStreamApiError && /already in use/.test(e.message))) throw e;
+  });
+};
+
+/** A blob's manifest: what its chunks add up to. */
+interface Manifest {
+  readonly bytes: number;
+  readonly chunks: number;
+}
+
+const readManifest = (m: StoredMsg): Manifest | undefined => {
+  try {
+    const x = m.json<Partial<Manifest>>();
+    return Number.isInteger(x.bytes) && Number.isInteger(x.chunks) && (x.bytes as number) >= 0 && (x.chunks as number) >= 0 ? (x as Manifest) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The server refuses a second message on a subject: that part of this writer's copy is stored already. */
+const alreadyStored = (e: unknown): boolean => e instanceof Error && /maximum messages per subject exceeded/i.test(e.message);
+
+/**
+ * A blob request, repeated while it times out or finds no responders (RIDE_THROUGH: a server restarting, a stream electing
+ * a leader; before, a reload of the authorization losing a request). Reads are idempotent, and so
+ * are this store's writes (a subject takes one message, the same bytes on a retry).
+ */
+const retried = <A>(f: () => Promise<A>): Promise<A> => ridingThrough(f, (e) => e instanceof TimeoutError || noResponders(e));
+
+/** A publish no stream answered for the moment (the client reports it as "jetstream is not enabled"): a stream electing a leader. */
+const noResponders = (e: unknown): boolean => e instanceof Error && e.cause instanceof RequestError && e.cause.isNoResponders();
+
+/**
+ * Opens the run's blob store for `writer` (creating the stream when this client may: on a secured
+ * server the run's launcher has). Puts are idempotent: a blob this writer stored, or one another
+ * writer stored that hashes to its name, is not written again. Gets re-hash every copy.
+ */
+export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlobOptions): Promise<BlobStore> => {
+  const jsm = await jetstreamManager(nc);
+  await ensureBlobStream(jsm, run, o.replicas ?? streamReplicas(nc));
+  const js: JetStreamClient = jetstream(nc);
+  const stream = streams.blobs(run);
+  const chunkBytes = Math.min(CHUNK_BYTES, nc.info?.max_payload ?? CHUNK_BYTES);
   const cache = new Cache(o.cacheBytes ?? 256 * 1024 * 1024);
   const known = new Set<string>();
   const inflight = new Map<string, Promise<string>>();
-  const has = async (ref: string): Promise<boolean> => {
-    if (known.has(ref) || cache.get(ref) !== undefined) return true;
-    const info = await os.info(ref);
-    if (info !== null && !info.deleted) known.add(ref);
-    return known.has(ref);
+  const at = (writer: string, ref: string, part: string): string => subjects.blob(run, writer, ref, part);
+
+  /** The writers holding a manifest for `ref`, this store's own first. */
+  const holders = async (ref: string): Promise<string[]> => {
+    const info = await retried(() => jsm.streams.info(stream, { subjects_filter: at("*", ref, "m") }));
+    const writers = Object.keys(info.state.subjects ?? {}).map((s) => s.split(".")[3] as string);
+    return writers.sort((a, b) => Number(b === o.writer) - Number(a === o.writer) || (a < b ? -1 : a > b ? 1 : 0));
   };
+  const part = (writer: string, ref: string, p: string): Promise<StoredMsg | null> => retried(() => jsm.direct.getMessage(stream, { last_by_subj: at(writer, ref, p) }));
+
+  /** `writer`'s copy of `ref`: its bytes, or undefined when incomplete; throws BlobCorrupt when they are not `ref`'s. */
+  const copyOf = async (writer: string, ref: string): Promise<Uint8Array | undefined> => {
+    const m = await part(writer, ref, "m");
+    const manifest = m === null ? undefined : readManifest(m);
+    if (manifest === undefined) return undefined;
+    const out = new Uint8Array(manifest.bytes);
+    let off = 0;
+    for (let i = 0; i < manifest.chunks; i++) {
+      const c = await part(writer, ref, `c${i}`);
+      if (c === null || off + c.data.byteLength > out.byteLength) return undefined;
+      out.set(c.data, off);
+      off += c.data.byteLength;
+    }
+    if (off !== out.byteLength) return undefined;
+    try {
+      return verified(ref, out);
+    } catch (e) {
+      if (e instanceof BlobCorrupt) throw new BlobCorrupt({ ref, message: `${writer}'s copy of blob ${ref} does not hash to its name: refused` });
+      throw e;
+    }
+  };
+
+  /** The first copy of `ref` that hashes to its name; BlobCorrupt when only forged ones exist, undefined when none. */
+  const fetch = async (ref: string): Promise<Uint8Array | undefined> => {
+    let forged: BlobCorrupt | undefined;
+    for (const writer of await holders(ref)) {
+      try {
+        const b = await copyOf(writer, ref);
+        if (b !== undefined) return b;
+      } catch (e) {
+        if (!(e instanceof BlobCorrupt)) throw e;
+        forged ??= e;
+        o.onForged?.(e, writer);
+      }
+    }
+    if (forged !== undefined) throw forged;
+    return undefined;
+  };
+
+  /**
+   * Stores this writer's copy: chunks, then the manifest that makes it readable. A part already
+   * stored (a put that failed half way, retried) is left as it is; the copy is then read back, and
+   * if it is not these bytes someone else wrote as this writer, which only a server without
+   * per-actor permissions allows.
+   */
+  const write = async (ref: string, bytes: Uint8Array): Promise<void> => {
+    const chunks = Math.ceil(bytes.byteLength / chunkBytes);
+    let existed = false;
+    const publish = (p: string, data: Uint8Array): Promise<unknown> =>
+      retried(() => js.publish(at(o.writer, ref, p), data)).catch((e: unknown) => {
+        if (!alreadyStored(e)) throw e;
+        existed = true;
+      });
+    // Chunks in flight together (each acknowledged); the manifest only after all of them.
+    await Promise.all(Array.from({ length: chunks }, (_, i) => publish(`c${i}`, bytes.subarray(i * chunkBytes, Math.min(bytes.byteLength, (i + 1) * chunkBytes)))));
+    await publish("m", new TextEncoder().encode(JSON.stringify({ bytes: bytes.byteLength, chunks } satisfies Manifest)));
+    if (!existed) return;
+    const back = await copyOf(o.writer, ref).catch((e: unknown) => { if (e instanceof BlobCorrupt) return undefined; throw e; });
+    if (back === undefined)
+      throw new BlobCorrupt({ ref, message: `blob ${ref}: ${o.writer}'s own subjects already hold other bytes, so another client wrote as ${o.writer}; run the server with per-actor permissions (--secure)` });
+  };
+
+  const remember = (ref: string, b: Uint8Array): void => {
+    known.add(ref);
+    cache.set(ref, b);
+  };
+
   return {
-    put: (bytes, opts) => {
+    put: (bytes) => {
       const ref = blobRef(bytes);
       const pending = inflight.get(ref);
       if (pending !== undefined) return pending;
       const p = (async () => {
-        // Bytes the caller knows are new skip the existence check (one request fewer per put).
         if (known.has(ref)) return ref;
-        if (opts?.fresh === true || !(await has(ref))) await os.putBlob({ name: ref, options: { max_chunk_size: CHUNK_BYTES } }, bytes);
-        known.add(ref);
-        cache.set(ref, bytes.slice());
+        // A copy that reads back (ours, or another writer's: nobody can take it back) is enough.
+        const stored = await fetch(ref).catch((e: unknown) => { if (e instanceof BlobCorrupt) return undefined; throw e; });
+        if (stored === undefined) await write(ref, bytes);
+        remember(ref, bytes.slice());
         return ref;
       })().finally(() => inflight.delete(ref));
       inflight.set(ref, p);
@@ -81,14 +214,14 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
     get: async (ref) => {
       const hit = cache.get(ref);
       if (hit !== undefined) return hit.slice();
-      const got = await os.getBlob(ref);
-      if (got === null) return undefined;
-      const b = new Uint8Array(got); // a plain copy (the client may hand back a Buffer view)
-      verified(ref, b);
-      known.add(ref);
-      cache.set(ref, b);
+      const b = await fetch(ref);
+      if (b === undefined) return undefined;
+      remember(ref, b);
       return b.slice();
     },
-    has,
+    has: async (ref) => {
+      if (known.has(ref) || cache.get(ref) !== undefined) return true;
+      return (await holders(ref)).length > 0;
+    },
   };
 };

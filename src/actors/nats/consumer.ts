@@ -1,13 +1,15 @@
 // The ingest consumer: a durable JetStream consumer on a run's facts that passes every message
 // through the IngestGate, hands accepted events to a handler in order, and records each refusal
 // (reason, detail, original bytes) on the dead-letter subject before acknowledging it.
-import { jetstream, jetstreamManager, type JsMsg, type PubAck } from "@nats-io/jetstream";
+import { jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JsMsg, type PubAck } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Envelope } from "../../events/envelope.js";
 import type { IngestGate, IngestReason } from "../../events/ingest.js";
 import { streams, subjects } from "../../events/subjects.js";
 import { ingestConsumerConfig, type StreamOptions } from "./definitions.js";
+import { streamReplicas } from "./connection.js";
 import { ensureRunStreams } from "./eventlog.js";
+import { PULL_EXPIRES_MS, ridingThrough } from "./ride-through.js";
 
 /** What the dead-letter subject records about one refused message. */
 export interface DeadLetter {
@@ -72,7 +74,15 @@ export interface IngestConsumer {
 const decoder = new TextDecoder();
 
 /** The actor of a message the gate held (it parsed as an envelope, so this cannot fail). */
-const actorOf = (m: JsMsg): string => (JSON.parse(decoder.decode(m.data)) as { actor: string }).actor;
+const actorOf = (data: Uint8Array): string => (JSON.parse(decoder.decode(data)) as { actor: string }).actor;
+
+/** One stored message of the facts stream, delivered by the consumer (`msg`, to acknowledge) or read directly. */
+interface Stored {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly msg?: JsMsg;
+}
 
 /**
  * Starts consuming the run's facts through `gate`. Acknowledgement follows the handling: an
@@ -82,24 +92,24 @@ const actorOf = (m: JsMsg): string => (JSON.parse(decoder.decode(m.data)) as { a
  */
 export const startIngestConsumer = async (o: IngestConsumerOptions): Promise<IngestConsumer> => {
   const jsm = await jetstreamManager(o.nc, { checkAPI: false });
-  await ensureRunStreams(jsm, o.run, o);
+  await ensureRunStreams(jsm, o.run, { replicas: o.replicas ?? streamReplicas(o.nc) });
   const stream = streams.facts(o.run);
   await jsm.consumers.add(stream, ingestConsumerConfig(o.run, o.name));
   const js = jetstream(o.nc);
   const consumer = await js.consumers.get(stream, o.name);
-  const messages = await consumer.consume({ max_messages: 1024 });
+  const messages = await consumer.consume({ max_messages: 1024, expires: PULL_EXPIRES_MS });
   const dlqSubject = subjects.deadLetter(o.run, o.name);
 
   let offered = 0;
   let accepted = 0;
   let rejected = 0;
   /** Held messages per actor, by stream seq: acknowledged when their head is accepted. */
-  const held = new Map<string, JsMsg[]>();
+  const held = new Map<string, Stored[]>();
   const heldSeqs = new Set<number>();
   let highest = 0;
   const inFlight = new Set<Promise<unknown>>();
 
-  const deadLetter = (m: JsMsg, error: Extract<ReturnType<IngestGate["offer"]>, { _tag: "Rejected" }>["error"]): void => {
+  const deadLetter = (m: Stored, error: Extract<ReturnType<IngestGate["offer"]>, { _tag: "Rejected" }>["error"]): void => {
     const letter: DeadLetter = {
       reason: error._tag,
       detail: error.detail,
@@ -116,7 +126,7 @@ export const startIngestConsumer = async (o: IngestConsumerOptions): Promise<Ing
       .publish(dlqSubject, JSON.stringify(letter), { msgID: `${o.name}-${m.seq}` })
       .then(() => {
         rejected += 1;
-        m.ack();
+        m.msg?.ack();
         o.onDeadLetter?.(letter);
       })
       // Not acknowledged: redelivered after ack_wait and refused (and recorded) again.
@@ -125,37 +135,60 @@ export const startIngestConsumer = async (o: IngestConsumerOptions): Promise<Ing
     inFlight.add(p);
   };
 
+  /** Passes one message through the gate, in stream order. */
+  const judge = async (m: Stored): Promise<void> => {
+    highest = m.seq;
+    offered += 1;
+    const r = o.gate.offer(m.data, subjects.factsActor(o.run, m.subject));
+    if (r._tag === "Rejected") {
+      deadLetter(m, r.error);
+    } else if (r._tag === "Held") {
+      const actor = actorOf(m.data);
+      const list = held.get(actor);
+      if (list === undefined) held.set(actor, [m]);
+      else list.push(m);
+      heldSeqs.add(m.seq);
+    } else {
+      await o.handle(r.events, m.seq);
+      accepted += r.events.length;
+      const actor = r.events[r.events.length - 1]?.actor;
+      for (const h of (actor === undefined ? undefined : held.get(actor)) ?? []) {
+        h.msg?.ack();
+        heldSeqs.delete(h.seq);
+      }
+      if (actor !== undefined) held.delete(actor);
+      m.msg?.ack();
+    }
+    o.onPosition?.(m.seq);
+  };
+
+  /**
+   * The messages between the last one judged and `seq`, read directly from the stream. A server
+   * killed and restarted (or a consumer leader that died) may have recorded as delivered messages
+   * that never reached this client; it sends them again only after ack_wait, and meanwhile delivers
+   * the ones after them. Judged out of order they would fork the fold from the log's order (and
+   * their late redelivery would look handled), so the gap is filled first; the redeliveries are
+   * then acknowledged as handled.
+   */
+  const fillGap = async (seq: number): Promise<void> => {
+    for (let missing = highest + 1; missing < seq; missing++) {
+      const sm = await ridingThrough(() => jsm.streams.getMessage(stream, { seq: missing }), (e) => !(e instanceof JetStreamApiError))
+        .catch((e: unknown) => { if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.NoMessageFound) return null; throw e; });
+      if (sm !== null) await judge({ seq: sm.seq, subject: sm.subject, data: sm.data });
+    }
+  };
+
   const loop = async (): Promise<void> => {
     for await (const m of messages) {
       if (m.seq <= highest) {
-        // A redelivery of a message already handled (its ack was lost) or still held.
+        // A redelivery of a message already handled (its ack was lost, or it was read directly) or still held.
         if (!heldSeqs.has(m.seq)) m.ack();
         else m.working();
         continue;
       }
-      highest = m.seq;
-      offered += 1;
-      const r = o.gate.offer(m.data);
-      if (r._tag === "Rejected") {
-        deadLetter(m, r.error);
-      } else if (r._tag === "Held") {
-        const actor = actorOf(m);
-        const list = held.get(actor);
-        if (list === undefined) held.set(actor, [m]);
-        else list.push(m);
-        heldSeqs.add(m.seq);
-      } else {
-        await o.handle(r.events, m.seq);
-        accepted += r.events.length;
-        const actor = r.events[r.events.length - 1]?.actor;
-        for (const h of (actor === undefined ? undefined : held.get(actor)) ?? []) {
-          h.ack();
-          heldSeqs.delete(h.seq);
-        }
-        if (actor !== undefined) held.delete(actor);
-        m.ack();
-      }
-      o.onPosition?.(m.seq);
+      // (Not before the first message: a consumer resumed mid-log starts past its first sequence.)
+      if (m.seq > highest + 1 && highest > 0) await fillGap(m.seq);
+      await judge({ seq: m.seq, subject: m.subject, data: m.data, msg: m });
     }
   };
 

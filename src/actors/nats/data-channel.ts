@@ -3,9 +3,12 @@
 // the fact that announces it) and its lease; a receiver acknowledges a message only once the work
 // it fed has been recorded, so an unprocessed message is redelivered.
 import { AckPolicy, DeliverPolicy, jetstream, JetStreamApiError, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
-import { headers, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { type DataKind, streams, subjects } from "../../events/subjects.js";
+import { streamReplicas } from "./connection.js";
 import { dataStreamConfig, type StreamOptions } from "./definitions.js";
+import { ackPublisher } from "./publisher.js";
+import { PULL_EXPIRES_MS, ridingThrough } from "./ride-through.js";
 
 /** One inbound data message. `ack()` once the work it fed is recorded (idempotent). */
 export interface DataMessage {
@@ -17,22 +20,30 @@ export interface DataMessage {
 }
 
 export interface DataChannel {
-  /** Publishes `data` to `to`; resolves once the stream stored it (deduplicated by ref and recipient). */
-  send(kind: DataKind, to: string, ref: string, lease: string, data: Uint8Array): Promise<void>;
+  /** Publishes `data` from `from` to `to`; resolves once the stream stored it (deduplicated by recipient, lease and ref). */
+  send(kind: DataKind, from: string, to: string, ref: string, lease: string, data: Uint8Array): Promise<void>;
   /**
    * Receives every data message addressed to `me` that is published from now on, in stream order.
    * Resolves once the consumer exists; the returned function stops it (and deletes it).
    */
   receive(me: string, name: string, handle: (m: DataMessage) => void): Promise<() => Promise<void>>;
+  /**
+   * Reads every data message of the run from the start of the stream, in stream order, without
+   * acknowledging (an ordered consumer: a validator caching what it may re-execute). Resolves once
+   * reading started; the returned function stops it.
+   */
+  watch(handle: (m: Omit<DataMessage, "ack"> & { readonly to: string }) => void): Promise<() => Promise<void>>;
 }
 
 const nanos = (ms: number): number => ms * 1_000_000;
 const KINDS: readonly DataKind[] = ["act", "grad", "part"];
+/** The kind token of a data subject (swl.<run>.d.<kind>.<to>.<from>). */
+const kindOf = (subject: string): DataKind | undefined => KINDS.find((k) => subject.split(".")[3] === k);
 
 /** Creates the run's data stream unless it exists. */
 export const ensureDataStream = async (nc: NatsConnection, run: string, o: StreamOptions = {}): Promise<void> => {
   const jsm = await jetstreamManager(nc, { checkAPI: false });
-  const cfg = dataStreamConfig(run, o);
+  const cfg = dataStreamConfig(run, { replicas: o.replicas ?? streamReplicas(nc) });
   try {
     await jsm.streams.info(cfg.name);
   } catch {
@@ -48,14 +59,36 @@ export const ensureDataStream = async (nc: NatsConnection, run: string, o: Strea
 export const natsDataChannel = async (nc: NatsConnection, run: string, o: StreamOptions = {}): Promise<DataChannel> => {
   await ensureDataStream(nc, run, o);
   const js = jetstream(nc, { timeout: 20_000 });
+  // Re-sent with its msgID on a reconnect, and again (the same msgID) while the server is away.
+  const publisher = ackPublisher(nc, 20_000);
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   const stream = streams.data(run);
   return {
-    send: async (kind, to, ref, lease, data) => {
-      const h = headers();
-      h.set("Swl-Ref", ref);
-      h.set("Swl-Lease", lease);
-      await js.publish(subjects.data(run, kind, to), data, { msgID: `${kind}-${to}-${ref}`, headers: h });
+    send: async (kind, from, to, ref, lease, data) => {
+      // Two leases may carry identical bytes: the lease is part of what a message is.
+      const msgID = `${kind}-${to}-${lease}-${ref}`;
+      await ridingThrough(
+        () => publisher.publish(subjects.data(run, kind, to, from), data, { msgID, headers: { "Swl-Ref": ref, "Swl-Lease": lease } }),
+        (e) => !(e instanceof JetStreamApiError),
+      );
+    },
+    watch: async (handle) => {
+      const consumer = await js.consumers.get(stream, { filter_subjects: subjects.dataAll(run), deliver_policy: DeliverPolicy.All });
+      const messages = await consumer.consume({ max_messages: 512, expires: PULL_EXPIRES_MS });
+      const loop = (async () => {
+        for await (const m of messages) {
+          const kind = kindOf(m.subject);
+          const ref = m.headers?.get("Swl-Ref") ?? "";
+          if (kind === undefined || ref === "") continue;
+          // swl.<run>.d.<kind>.<to>.<from>
+          handle({ kind, ref, lease: m.headers?.get("Swl-Lease") ?? "", data: m.data, to: m.subject.split(".")[4] ?? "" });
+        }
+      })();
+      loop.catch(() => undefined);
+      return async () => {
+        await messages.close().catch(() => undefined);
+        await loop.catch(() => undefined);
+      };
     },
     receive: async (me, name, handle) => {
       await jsm.consumers.add(stream, {
@@ -68,8 +101,7 @@ export const natsDataChannel = async (nc: NatsConnection, run: string, o: Stream
         inactive_threshold: nanos(3_600_000),
       });
       const consumer = await js.consumers.get(stream, name);
-      const messages = await consumer.consume({ max_messages: 256 });
-      const kindOf = (subject: string): DataKind | undefined => KINDS.find((k) => subject.includes(`.d.${k}.`));
+      const messages = await consumer.consume({ max_messages: 256, expires: PULL_EXPIRES_MS });
       const loop = (async () => {
         for await (const m of messages) {
           const kind = kindOf(m.subject);

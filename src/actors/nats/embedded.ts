@@ -31,6 +31,15 @@ export interface EmbeddedNatsOptions {
   readonly readyTimeoutMs?: number;
   /** Keep stdout/stderr of the server (default: discarded, except on a failed start). */
   readonly inheritOutput?: boolean;
+  /**
+   * An `authorization { ... }` block (permissions.ts authorizationConf): written to auth.conf beside
+   * the server's config and included by it, so `setAuthorization` can rewrite it and reload.
+   */
+  readonly authorization?: string;
+  /** The server's name (default `swarmline-embedded-PORT`). */
+  readonly serverName?: string;
+  /** Joins a cluster: its name, this node's route port on loopback, and every node's route port. */
+  readonly cluster?: { readonly name: string; readonly port: number; readonly routes: readonly number[] };
 }
 
 /** A running embedded server. `stop()` is idempotent and resolves once the process is gone. */
@@ -42,6 +51,12 @@ export interface EmbeddedNats {
   /** The JetStream store directory (removed on stop). */
   readonly storeDir: string;
   readonly pid: number;
+  /** Rewrites auth.conf and reloads the server (SIGHUP): connected clients stay connected. Only with `authorization`. */
+  setAuthorization(block: string): void;
+  /** SIGKILLs the server (a crash: no clean shutdown), keeping its store; resolves once it is gone. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same ports and store (after `kill`); resolves once it is healthy. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -70,10 +85,10 @@ export const freePort = (): Promise<number> =>
   });
 
 // Every live server, so that the parent's exit or a signal can stop them all.
-const live = new Set<{ child: ChildProcess; dir: string }>();
+const live = new Set<LiveServer>();
 let hooked = false;
 
-const killSync = (s: { child: ChildProcess; dir: string }): void => {
+const killSync = (s: LiveServer): void => {
   if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGKILL");
   rmSync(s.dir, { recursive: true, force: true });
   live.delete(s);
@@ -110,6 +125,10 @@ export const devConfWithStore = (storeDir: string): string => {
   return out;
 };
 
+/** A `cluster {}` block as infra/nats/cluster/n1.conf has it, on the given loopback ports. */
+const clusterBlock = (c: NonNullable<EmbeddedNatsOptions["cluster"]>): string =>
+  `\ncluster {\n  name: ${c.name}\n  listen: 127.0.0.1:${c.port}\n  routes: [\n${c.routes.map((r) => `    nats-route://127.0.0.1:${r}\n`).join("")}  ]\n}\n`;
+
 const healthy = async (monitorPort: number): Promise<boolean> => {
   try {
     const r = await fetch(`http://127.0.0.1:${monitorPort}/healthz`);
@@ -130,42 +149,41 @@ export const startEmbeddedNats = async (options: EmbeddedNatsOptions = {}): Prom
   const monitorPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "swarmline-nats-"));
   const conf = join(dir, "nats.conf");
-  writeFileSync(conf, devConfWithStore(join(dir, "js")));
+  const auth = join(dir, "auth.conf");
+  if (options.authorization !== undefined) writeFileSync(auth, options.authorization);
+  // The server name goes in the file: a reload compares it with the file's and refuses a change.
+  const text = devConfWithStore(join(dir, "js")).replace(/^server_name:.*$/m, `server_name: ${options.serverName ?? `swarmline-embedded-${port}`}`);
+  writeFileSync(conf, text + (options.authorization === undefined ? "" : `\ninclude "auth.conf"\n`) + (options.cluster === undefined ? "" : clusterBlock(options.cluster)));
   const args = [
     "-c", conf,
     // Command-line flags take precedence over the file's listen/http addresses.
     "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort),
-    "--server_name", `swarmline-embedded-${port}`,
     ...(options.args ?? []),
   ];
-  const child = spawn("nats-server", args, { stdio: options.inheritOutput === true ? "inherit" : ["ignore", "ignore", "pipe"] });
-  const entry = { child, dir };
+  const entry = { child: launchChild(args, options), dir };
   live.add(entry);
   hookExit();
-  let stderr = "";
-  child.stderr?.on("data", (b: Buffer) => {
-    stderr = (stderr + b.toString()).slice(-4000);
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      killSync(entry);
-      throw new NatsServerFailed({ message: `nats-server exited (${child.exitCode ?? child.signalCode}) before it was healthy:\n${stderr}` });
-    }
-    if (await healthy(monitorPort)) break;
-    if (Date.now() > deadline) {
-      killSync(entry);
-      throw new NatsServerFailed({ message: `nats-server did not become healthy on port ${port}:\n${stderr}` });
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await untilHealthy(entry, monitorPort, port, options.readyTimeoutMs ?? 15_000);
 
   let stopping: Promise<void> | undefined;
+  const kill = async (): Promise<void> => {
+    const { child } = entry;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
+    await gone;
+  };
+  const restart = async (): Promise<void> => {
+    if (stopping !== undefined) throw new Error("the server was stopped: nothing to restart");
+    await kill();
+    entry.child = launchChild(args, options);
+    await untilHealthy(entry, monitorPort, port, options.readyTimeoutMs ?? 15_000);
+  };
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      const { child } = entry;
       if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
         child.kill("SIGTERM");
         const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
         await exited;
@@ -176,7 +194,46 @@ export const startEmbeddedNats = async (options: EmbeddedNatsOptions = {}): Prom
     })();
     return stopping;
   };
-  return { url: `nats://127.0.0.1:${port}`, port, monitorPort, storeDir: join(dir, "js"), pid: child.pid ?? -1, stop };
+  const setAuthorization = (block: string): void => {
+    if (options.authorization === undefined) throw new Error("this server was started without authorization: nothing to reload");
+    writeFileSync(auth, block);
+    entry.child.kill("SIGHUP");
+  };
+  return { url: `nats://127.0.0.1:${port}`, port, monitorPort, storeDir: join(dir, "js"), get pid() { return entry.child.pid ?? -1; }, setAuthorization, kill, restart, stop };
+};
+
+/** A live server process: its child (replaced on a restart) and the directory it owns. */
+interface LiveServer { child: ChildProcess; readonly dir: string }
+
+const stderrTails = new WeakMap<ChildProcess, () => string>();
+
+const launchChild = (args: readonly string[], options: EmbeddedNatsOptions): ChildProcess => {
+  const child = spawn("nats-server", args, { stdio: options.inheritOutput === true ? "inherit" : ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-4000);
+  });
+  stderrTails.set(child, () => stderr);
+  return child;
+};
+
+/** Waits for /healthz; on an exit or the deadline, kills the server, removes its directory and throws NatsServerFailed. */
+const untilHealthy = async (entry: LiveServer, monitorPort: number, port: number, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  const { child } = entry;
+  const tail = (): string => stderrTails.get(child)?.() ?? "";
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      killSync(entry);
+      throw new NatsServerFailed({ message: `nats-server exited (${child.exitCode ?? child.signalCode}) before it was healthy:\n${tail()}` });
+    }
+    if (await healthy(monitorPort)) return;
+    if (Date.now() > deadline) {
+      killSync(entry);
+      throw new NatsServerFailed({ message: `nats-server did not become healthy on port ${port}:\n${tail()}` });
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
 };
 
 /** The embedded server as a scoped Effect resource: stopped when the scope closes. */

@@ -18,8 +18,10 @@ import { checkAppend, parseEntry } from "../eventlog/codec.js";
 import { AppendConflict, AppendRejected, NatsUnavailable, UnreadableEntry } from "../eventlog/errors.js";
 import { EventLog, type EventLogShape, type LogEntry, type RawEntry, type ReadOptions } from "../eventlog/service.js";
 import { deadLetterStreamConfig, factsStreamConfig, type StreamOptions } from "./definitions.js";
+import { streamReplicas } from "./connection.js";
 import { ackPublisher } from "./publisher.js";
 import { readRange } from "./range-reader.js";
+import { PULL_EXPIRES_MS } from "./ride-through.js";
 
 type NonEmpty<A> = readonly [A, ...A[]];
 
@@ -68,7 +70,7 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
   const ensure = (run: string): Promise<void> => {
     let p = ensured.get(run);
     if (p === undefined) {
-      p = jsm().then((m) => ensureRunStreams(m, run, options));
+      p = jsm().then((m) => ensureRunStreams(m, run, { replicas: options.replicas ?? streamReplicas(nc) }));
       p.catch(() => ensured.delete(run));
       ensured.set(run, p);
     }
@@ -171,7 +173,7 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
       deliver_policy: "by_start_sequence",
       opt_start_seq: Math.max(1, from),
     });
-    const it: ConsumerMessages = await consumer.consume({ max_messages: 2048 });
+    const it: ConsumerMessages = await consumer.consume({ max_messages: 2048, expires: PULL_EXPIRES_MS });
     try {
       let batch: RawEntry[] = [];
       for await (const m of it) {
@@ -189,17 +191,17 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
   }
 
   /** A finite read (end known) uses the fast range reader; a live one the ordered consumer. */
-  const source = async (run: string, from: number, end: number | undefined): Promise<AsyncIterable<readonly RawEntry[]>> =>
+  const source = async (run: string, from: number, end: number | undefined, actor?: string): Promise<AsyncIterable<readonly RawEntry[]>> =>
     end === undefined
       ? chunks(run, from, undefined)
-      : readRange(nc, await jsm(), { stream: streams.facts(run), filter: subjects.factsAll(run), from, end });
+      : readRange(nc, await jsm(), { stream: streams.facts(run), filter: actor === undefined ? subjects.factsAll(run) : subjects.facts(run, actor), from, end });
 
-  const rawStream = (run: string, from: number, end: () => Promise<number | undefined>): Stream.Stream<RawEntry, NatsUnavailable> =>
+  const rawStream = (run: string, from: number, end: () => Promise<number | undefined>, actor?: string): Stream.Stream<RawEntry, NatsUnavailable> =>
     Stream.unwrap(
       Effect.tryPromise({
         try: async () => {
           const e = await end();
-          const it = await source(run, from, e);
+          const it = await source(run, from, e, actor);
           return Stream.fromChannel(
             Channel.fromAsyncIterable(nonEmpty(it), (err) => new NatsUnavailable({ message: `read ${run}: ${describe(err)}` })),
           );
@@ -225,8 +227,8 @@ export const makeNatsEventLog = (nc: NatsConnection, options: NatsEventLogOption
 
   return {
     append,
-    readRaw: (run, o = {}) => rawStream(run, o.fromSeq ?? 1, readEnd(run, o)),
-    read: (run, o = {}) => decoded(run, rawStream(run, o.fromSeq ?? 1, readEnd(run, o))),
+    readRaw: (run, o = {}) => rawStream(run, o.fromSeq ?? 1, readEnd(run, o), o.actor),
+    read: (run, o = {}) => decoded(run, rawStream(run, o.fromSeq ?? 1, readEnd(run, o), o.actor)),
     subscribe: (run, o = {}) => decoded(run, rawStream(run, o.fromSeq ?? 1, async () => undefined)),
     lastSubjectSeq: (run, actor) =>
       Effect.tryPromise({

@@ -2,7 +2,8 @@
 // fed batch requests on a core subscription, the next one sent before the open one is done so
 // delivery never waits for a request. About 1.3-1.8x the throughput of the client's ordered consumer on replay.
 import { type JetStreamManager } from "@nats-io/jetstream";
-import { createInbox, type Msg, type NatsConnection, nuid } from "@nats-io/transport-node";
+import { type Msg, type NatsConnection, nuid } from "@nats-io/transport-node";
+import { inboxOf } from "./connection.js";
 import type { RawEntry } from "../eventlog/service.js";
 
 /** Messages per yielded chunk: small enough that a consumer starts early, large enough to amortise. */
@@ -89,7 +90,7 @@ export async function* readRange(nc: NatsConnection, jsm: JetStreamManager, r: R
     mem_storage: true,
     num_replicas: 1,
   });
-  const inbox = createInbox();
+  const inbox = inboxOf(nc);
   const ready: RawEntry[][] = [];
   let current: RawEntry[] = [];
   /** Messages requested and not yet delivered, over the open pull requests. */

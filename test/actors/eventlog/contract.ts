@@ -164,6 +164,22 @@ export const eventLogContract = (name: string, layer: () => Layer.Layer<EventLog
       expect(JSON.parse(new TextDecoder().decode(out.raw[0]?.data))).toEqual(env(r, "alice", 10));
     });
 
+    it("reads one actor's subject within a range, skipping the others'", async () => {
+      const r = freshRun();
+      const seqs = await run(
+        Effect.gen(function* () {
+          const log = yield* EventLog;
+          yield* log.append(r, "alice", envs(r, "alice", 1, 2));
+          yield* log.append(r, "bob", envs(r, "bob", 1, 2));
+          yield* log.append(r, "alice", envs(r, "alice", 3, 2));
+          const raw = yield* Stream.runCollect(log.readRaw(r, { fromSeq: 2, toSeq: 5, actor: "alice" }));
+          const read = yield* Stream.runCollect(log.read(r, { actor: "bob" }));
+          return { raw: raw.map((e) => e.seq), read: read.map((e) => e.seq) };
+        }),
+      );
+      expect(seqs).toEqual({ raw: [2, 5], read: [3, 4] });
+    });
+
     it("keeps the order of a large batch", async () => {
       const r = freshRun();
       const out = await run(

@@ -9,6 +9,7 @@ import { type EmbeddedNats, startEmbeddedNats } from "../../../src/actors/nats/t
 import { sessionKey } from "../../../src/actors/identity/index.js";
 import { ActorChain } from "../../../src/events/chain.js";
 import type { Envelope } from "../../../src/events/envelope.js";
+import { readEnvelope } from "../../../src/events/shape.js";
 import { IngestGate, type IngestReason } from "../../../src/events/ingest.js";
 import { streams, subjects } from "../../../src/events/subjects.js";
 import { crypto, registry, signedActor, type SignedActor } from "../eventlog/signed.js";
@@ -27,7 +28,7 @@ const prng = (seed: number) => () => {
 
 type Kind =
   | "valid" | "random" | "truncated" | "bitflip" | "wrongRun" | "unknownType" | "unknownVersion" | "invalidPayload"
-  | "forgedSig" | "brokenChain" | "replay" | "oversized" | "notEnvelope" | "uncertified";
+  | "forgedSig" | "brokenChain" | "replay" | "oversized" | "notEnvelope" | "uncertified" | "wrongSubject";
 
 /** The reasons each kind of bad message may be refused for. */
 const ALLOWED: Record<Exclude<Kind, "valid">, readonly IngestReason[]> = {
@@ -44,6 +45,7 @@ const ALLOWED: Record<Exclude<Kind, "valid">, readonly IngestReason[]> = {
   oversized: ["Oversized"],
   notEnvelope: ["InvalidEnvelope"],
   uncertified: ["Uncertified"],
+  wrongSubject: ["WrongSubject"],
 };
 
 interface Msg {
@@ -53,6 +55,15 @@ interface Msg {
 }
 
 const enc = new TextEncoder();
+/** The actor an envelope names, when the bytes read as one (what the gate checks against the subject). */
+const envelopeActor = (data: Uint8Array): string | undefined => {
+  try {
+    const e = readEnvelope(JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(data)));
+    return typeof e === "string" ? undefined : e.actor;
+  } catch {
+    return undefined;
+  }
+};
 const bytes = (e: Envelope): Uint8Array => enc.encode(JSON.stringify(e));
 
 /** Builds the whole publish sequence: valid batches of three actors with bad messages between. */
@@ -86,7 +97,7 @@ const scenario = (seed: number) => {
     const some = pick(published);
     const kind = pick<Exclude<Kind, "valid">>([
       "random", "truncated", "bitflip", "bitflip", "wrongRun", "unknownType", "unknownVersion", "invalidPayload",
-      "forgedSig", "brokenChain", "replay", "replay", "oversized", "notEnvelope", "uncertified",
+      "forgedSig", "brokenChain", "replay", "replay", "oversized", "notEnvelope", "uncertified", "wrongSubject",
     ]);
     switch (kind) {
       case "random":
@@ -121,6 +132,11 @@ const scenario = (seed: number) => {
         return { kind, subject, data: enc.encode(JSON.stringify(pick([{ ...some, extra: 1 }, { id: some.id }, [1, 2], "text", 42, null]))) };
       case "uncertified":
         return { kind, subject, data: bytes(stranger.ticks(1)[0] as Envelope) };
+      case "wrongSubject": {
+        // A copy of a valid event on another actor's subject (a forger with rights to its own subject).
+        const to = actors.map((x) => x.actor).find((x) => x !== some.actor) ?? "mallory";
+        return { kind, subject: subjects.facts(RUN, to), data: bytes(some) };
+      }
     }
   };
 
@@ -217,7 +233,11 @@ describe("ingest consumer under fuzz", () => {
         return;
       }
       expect(l, `message ${i + 1} (${m.kind})`).toBeDefined();
-      expect(ALLOWED[m.kind], `message ${i + 1} (${m.kind}): ${l?.reason} ${l?.detail}`).toContain(l?.reason);
+      // A readable envelope (of a message not refused for its size) on a subject that is not its
+      // actor's is refused for that, before its content is checked.
+      const actor = m.kind === "oversized" ? undefined : envelopeActor(m.data);
+      const allowed = actor !== undefined && subjects.factsActor(RUN, m.subject) !== actor ? ["WrongSubject"] : ALLOWED[m.kind];
+      expect(allowed, `message ${i + 1} (${m.kind}): ${l?.reason} ${l?.detail}`).toContain(l?.reason);
       expect(Buffer.from((l as DeadLetter).data, "base64").equals(Buffer.from(m.data))).toBe(true);
       expect(l?.subject).toBe(m.subject);
       kinds.set(m.kind, (kinds.get(m.kind) ?? 0) + 1);
