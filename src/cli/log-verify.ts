@@ -1,12 +1,14 @@
 // `swarmline log verify FILE`: checks an exported JSONL log offline (stream order, schemas, hashes,
 // per-actor chains, certificates, signatures) and names the first bad event. Exit 0 only if valid.
-import { createReadStream, openSync } from "node:fs";
+import { createReadStream, openSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { nodeCrypto } from "../actors/identity/node-crypto.js";
+import { type AnchorProblem, checkAnchors, type LogAnchor, parseHeadFile } from "../events/head.js";
+import { parseLogLines, splitLines } from "../events/jsonl.js";
 import { LogVerifier, type VerifyResult } from "../events/verify.js";
 import { vocabularyRegistry } from "../events/vocabulary.js";
-import { setExit } from "./main.js";
+import { setExit } from "./exit.js";
 
 /** Exit codes: 0 valid, 1 invalid log, 2 unreadable file. */
 const INVALID = 1;
@@ -22,6 +24,28 @@ export const verifyFile = async (file: string, fullSignatures: boolean): Promise
   return verifier.result();
 };
 
+/** The anchors of a head file, or why it cannot be read (exit 2: the caller's to fix). */
+const readAnchors = (file: string): LogAnchor[] | string => {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    return `cannot read --head ${file}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  const r = parseHeadFile(text);
+  return "error" in r ? `--head ${file} is not a head file: ${r.error} (sim --head or orchestrate --head write one)` : r.anchors;
+};
+
+/** Checks a valid log against anchored heads: every anchored chain must reach its anchored event. */
+export const checkHeadFile = (file: string, anchors: readonly LogAnchor[]): AnchorProblem[] => {
+  const parsed = parseLogLines(splitLines(readFileSync(file, "utf8")));
+  if (parsed._tag === "Failure") return [{ anchor: 0, reason: "Truncated", detail: `the log does not parse at line ${parsed.failure.line}` }];
+  const events = parsed.success.entries.map((e) => e.event);
+  const started = events.find((e) => e.type === "SwarmRunStarted");
+  const orchestrator = started === undefined ? undefined : (started.payload as { orchestrator?: string }).orchestrator;
+  return checkAnchors(nodeCrypto, parsed.success.header.run, orchestrator, events, anchors);
+};
+
 const describeFailure = (r: Extract<VerifyResult, { ok: false }>): string => {
   const who = r.eventId === undefined ? "" : ` event ${r.eventId}${r.actor === undefined ? "" : ` (actor ${r.actor}, seq ${r.seq})`}`;
   return `line ${r.index}${who}: ${r.reason}: ${r.detail}`;
@@ -30,12 +54,20 @@ const describeFailure = (r: Extract<VerifyResult, { ok: false }>): string => {
 export const registerVerify = (log: Command): void => {
   log
     .command("verify")
-    .description("Verify an exported JSONL log: stream order, schemas, hashes, actor chains, certificates and signatures")
+    .description("Verify an exported JSONL log: stream order, schemas, hashes, actor chains, certificates and signatures; a log with no events, or that ends before the stream sequence its header records, is invalid")
     .argument("<file>", "the exported log")
     .option("--json", "print the result as one JSON object")
     .option("--full-signatures", "verify every signature present, not only chain heads (slower; heads already authenticate every event)")
-    .action(async (file: string, opts: { json?: boolean; fullSignatures?: boolean }) => {
+    .option("--head <file>", "also check the log against the orchestrator's signed heads (sim/orchestrate --head): a log cut at its end is invalid")
+    .action(async (file: string, opts: { json?: boolean; fullSignatures?: boolean; head?: string }) => {
       const full = opts.fullSignatures === true;
+      const anchors = opts.head === undefined ? undefined : readAnchors(opts.head);
+      if (typeof anchors === "string") {
+        if (opts.json === true) process.stdout.write(`${JSON.stringify({ file, ok: false, reason: "Unreadable", detail: anchors })}\n`);
+        else process.stderr.write(`swarmline log verify: ${anchors}\n`);
+        setExit(UNREADABLE);
+        return;
+      }
       let result: VerifyResult;
       try {
         result = await verifyFile(file, full);
@@ -46,10 +78,20 @@ export const registerVerify = (log: Command): void => {
         setExit(UNREADABLE);
         return;
       }
-      if (opts.json === true) process.stdout.write(`${JSON.stringify({ file, signatures: full ? "all" : "heads", ...result })}\n`);
+      // A valid log must also hold everything the anchors hold.
+      const problems = result.ok && anchors !== undefined ? checkHeadFile(file, anchors) : [];
+      const first = problems[0];
+      const ok = result.ok && first === undefined;
+      if (opts.json === true) {
+        const anchored = anchors === undefined ? {} : { anchors: anchors.length, anchorProblems: problems };
+        const verdict = first === undefined ? result : { ok: false, reason: first.reason, detail: `head file anchor ${first.anchor}: ${first.detail}` };
+        process.stdout.write(`${JSON.stringify({ file, signatures: full ? "all" : "heads", ...verdict, ...anchored })}\n`);
+      } else if (first !== undefined) process.stdout.write(`INVALID: ${file}: ${first.reason}: head file anchor ${first.anchor}: ${first.detail}\n`);
       else if (result.ok)
-        process.stdout.write(`valid: ${file}: ${result.events} events from ${result.actors} actors (chains, certificates and ${full ? "all" : "chain-head"} signatures verified)\n`);
+        process.stdout.write(
+          `valid: ${file}: ${result.events} events from ${result.actors} actors (chains, certificates and ${full ? "all" : "chain-head"} signatures verified)${result.refused === undefined ? "" : `; ${result.refused} stored messages the export refused`}${anchors === undefined ? "" : `; holds all ${anchors.length} anchored heads of ${opts.head}`}\n`,
+        );
       else process.stdout.write(`INVALID: ${file}: ${describeFailure(result)}\n`);
-      setExit(result.ok ? 0 : INVALID);
+      setExit(ok ? 0 : INVALID);
     });
 };

@@ -7,9 +7,10 @@ import { NatsUnavailable } from "../actors/eventlog/errors.js";
 import type { EventLog } from "../actors/eventlog/service.js";
 import { exportLog, importLog } from "../actors/eventlog/transfer.js";
 import { natsConnection } from "../actors/nats/connection.js";
+import { ingestMaxBytes } from "../actors/nats/definitions.js";
 import { layerNats } from "../actors/nats/eventlog.js";
 import { registerVerify } from "./log-verify.js";
-import { setExit } from "./main.js";
+import { setExit } from "./exit.js";
 
 /** Runs `program` against the EventLog on NATS at `url`; prints a failure and sets exit code 1. */
 const onNats = async <A, E>(url: string, what: string, program: Effect.Effect<A, E, EventLog>): Promise<A | undefined> => {
@@ -31,21 +32,35 @@ const onNats = async <A, E>(url: string, what: string, program: Effect.Effect<A,
 const registerExport = (log: Command): void => {
   log
     .command("export")
-    .description("Write a run's log from NATS as JSONL: a header line, then {seq, event} in stream order")
+    .description(
+      "Write a run's log from NATS as JSONL: a header line, then {seq, event} in stream order. A stored message that is not a valid event " +
+        "(garbage or a forgery published on an actor's subject) is refused as the live readers refuse it: it becomes a " +
+        '{"seq","refused":{subject,reason,detail}} line, the valid events are all kept, the refused count is reported on stderr ' +
+        "(and in --json), and the exit code stays 0: the file is a complete, verifiable export. Exit 1 when the run holds nothing",
+    )
     .requiredOption("--nats <url>", "NATS server URL (comma-separated for a cluster)")
     .requiredOption("--run <id>", "the run to export")
     .option("-o, --output <file>", "write to FILE instead of stdout")
-    .option("--json", "print a JSON summary line on stdout (with -o)")
+    .option("--json", "print a JSON summary line on stdout (with -o): run, events, refused, reasons, file")
     .action(async (opts: { nats: string; run: string; output?: string; json?: boolean }) => {
       const fd = opts.output === undefined ? 1 : openSync(opts.output, "w");
       try {
-        const count = await onNats(opts.nats, "export", exportLog(opts.run, (lines) => {
+        const r = await onNats(opts.nats, "export", exportLog(opts.run, (lines) => {
           writeSync(fd, `${lines.join("\n")}\n`);
-        }));
-        if (count === undefined) return;
-        const summary = { run: opts.run, events: count, file: opts.output ?? null };
+        }, { maxBytes: ingestMaxBytes() }));
+        if (r === undefined) return;
+        const summary = { run: opts.run, events: r.events, refused: r.refused, reasons: r.reasons, file: opts.output ?? null };
         if (opts.json === true && opts.output !== undefined) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else process.stderr.write(`exported ${count} events of run ${opts.run}${opts.output === undefined ? "" : ` to ${opts.output}`}\n`);
+        else process.stderr.write(`exported ${r.events} events of run ${opts.run}${opts.output === undefined ? "" : ` to ${opts.output}`}\n`);
+        if (r.refused > 0) {
+          const why = Object.entries(r.reasons).map(([reason, n]) => `${n} ${reason}`).join(", ");
+          process.stderr.write(`refused ${r.refused} stored message(s) that are not valid events (${why}): each is a "refused" line at its seq\n`);
+        }
+        if (r.events + r.refused === 0) {
+          // A typo in --run or the wrong server: the header alone vouches for nothing (log verify refuses it).
+          process.stderr.write(`swarmline log export: run ${opts.run} holds no events on ${opts.nats} (check --run and --nats)\n`);
+          setExit(1);
+        }
       } finally {
         if (fd !== 1) closeSync(fd);
       }
@@ -71,7 +86,10 @@ const registerImport = (log: Command): void => {
       const summary = await onNats(opts.nats, "import", importLog(text.split(/\r?\n/)));
       if (summary === undefined) return;
       if (opts.json === true) process.stdout.write(`${JSON.stringify(summary)}\n`);
-      else process.stdout.write(`imported ${summary.events - summary.skipped} events into run ${summary.run} (${summary.skipped} already there)\n`);
+      else
+        process.stdout.write(
+          `imported ${summary.events - summary.skipped} events into run ${summary.run} (${summary.skipped} already there${summary.refused > 0 ? `; ${summary.refused} refused messages left out, later events move down` : ""})\n`,
+        );
     });
 };
 

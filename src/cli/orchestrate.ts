@@ -7,9 +7,11 @@ import { type Command, Option } from "commander";
 import { Effect } from "effect";
 import { cryptoReady } from "../actors/identity/index.js";
 import { natsBlobStore } from "../actors/nats/blobs.js";
+import { ensureDataStream } from "../actors/nats/data-channel.js";
 import { makeNatsEventLog } from "../actors/nats/eventlog.js";
-import { StageKernels } from "../actors/swarm/compute.js";
+import { StageKernels } from "../actors/swarm/stage-kernels.js";
 import { logWeights, validationBpb, valBatches } from "../actors/swarm/evaluate.js";
+import { startHeadAnchors } from "../actors/swarm/anchor.js";
 import { startRunFeed, type RunFeed } from "../actors/swarm/feed.js";
 import { readModel } from "../actors/swarm/model.js";
 import { startOrchestratorHost } from "../actors/swarm/orchestrator-host.js";
@@ -19,9 +21,9 @@ import { sotuCorpus } from "../kernels/data/corpus.js";
 import { KernelPool } from "../kernels/runtime/pool.js";
 import type { OrchestratorState } from "../machines/orchestrator/index.js";
 import { checkRunId, flagSettings, readRunFile, RUN_DEFAULTS, settingsOf, UsageError } from "./run-settings.js";
-import { hotkeyFromFlag, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
+import { hotkeyFromFlag, membershipFor, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
 
-type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean; evalEvery: string; evalBatches: string };
+type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean; evalEvery: string; evalBatches: string; secure?: boolean; head?: string };
 
 /** The summary printed at the end (stdout; one JSON line with --json). */
 export interface OrchestrateSummary {
@@ -68,6 +70,7 @@ const orchestrate = async (f: Flags): Promise<number> => {
   const run = checkRunId(f.run ?? `run-${settings.seed}-${randomBytes(3).toString("hex")}`);
   await cryptoReady();
   const hotkey = hotkeyFromFlag(f.hotkey);
+  const member = await membershipFor(f.secure, f.nats, run, hotkey, "orchestrator");
   return withSwarmProcess(f.nats, `swarmline-orchestrate-${run}`, async ({ nc, sig, cleanups }) => {
     const log = makeNatsEventLog(nc);
     const feed = await startRunFeed(nc, run);
@@ -78,7 +81,9 @@ const orchestrate = async (f: Flags): Promise<number> => {
     if (resumed && before.config?.orchestrator !== hotkey.address) {
       throw new UsageError({ message: `run ${run} is orchestrated by ${before.config?.orchestrator}, not ${hotkey.address}: pass that orchestrator's --hotkey` });
     }
-    const blobs = await natsBlobStore(nc, run);
+    const blobs = await natsBlobStore(nc, run, { writer: hotkey.address });
+    // The run's streams are the orchestrator's to create: on a secured server members may not.
+    await ensureDataStream(nc, run);
     const config = resumed ? undefined : await buildRunConfig({ run, orchestrator: hotkey.address, settings, blobs });
     const model = readModel(before.config ?? (config as NonNullable<typeof config>));
     const total = (before.config ?? config)?.schedule.totalMicrobatches ?? settings.microbatches;
@@ -90,6 +95,9 @@ const orchestrate = async (f: Flags): Promise<number> => {
     );
     const stats = new RunStats(model);
     feed.listen((i) => stats.observe(i.fact));
+    // Appended to (a resumed run keeps its earlier anchors); every 50 microbatches without a validator's window.
+    const anchors = f.head === undefined ? undefined : startHeadAnchors({ feed, hotkey, file: f.head, every: 50, onError: (e) => process.stderr.write(`orchestrate: cannot write --head ${f.head}: ${e instanceof Error ? e.message : String(e)}\n`) });
+    cleanups.push(async () => anchors?.stop());
     const started = performance.now();
     const tokens0 = before.counters.tokens;
     if (before.done) {
@@ -141,7 +149,7 @@ const orchestrate = async (f: Flags): Promise<number> => {
       });
       cleanups.push(async () => stopEvals());
     }
-    const host = await startOrchestratorHost({ feed, log, hotkey, tickMs, ...(config === undefined ? {} : { config }) });
+    const host = await startOrchestratorHost({ feed, log, hotkey, tickMs, ...(config === undefined ? {} : { config }), ...(member === undefined ? {} : { sessionSeed: member.sessionSeed }) });
     cleanups.push(() => host.stop());
     const outcome = await Promise.race([
       host.done.then(() => "done" as const),
@@ -161,7 +169,7 @@ const orchestrate = async (f: Flags): Promise<number> => {
       );
     }
     return outcome === "done" ? 0 : SIGNAL_EXIT;
-  });
+  }, member);
 };
 
 export const registerOrchestrate = (program: Command): void => {
@@ -187,6 +195,8 @@ export const registerOrchestrate = (program: Command): void => {
     .option("--warmup <n>", `warmup steps (default ${d.warmup})`)
     .option("--merge-every <n>", `a stage merges after this many backward passes (default ${d.mergeEvery})`)
     .option("--partitions <n>", `Butterfly All-Reduce partitions per merge (default ${d.partitions})`)
+    .option("--outer-lr <x>", "merge with DiLoCo's outer Nesterov step at this learning rate (default: plain averaging; 0.7 when only --outer-momentum is given)")
+    .option("--outer-momentum <x>", "the outer step's momentum (default 0.9)")
     .option("--in-flight <n>", "microbatch leases in flight (default one per stage)")
     .option("--microbatches-per-step <n>", `microbatches a miner accumulates per optimizer step (default ${d.microbatchesPerStep})`)
     .option("--lease-ticks <n>", `a lease not completed after this many ticks is reissued (default ${d.leaseTicks})`)
@@ -196,6 +206,8 @@ export const registerOrchestrate = (program: Command): void => {
     .option("--tick-ms <n>", "milliseconds between recorded clock ticks", "100")
     .option("--eval-every <n>", "validate the weights the log names every N microbatches and at the end, in bits per byte (0: off; runs ORT in this process)", "0")
     .option("--eval-batches <n>", "validation batches per evaluation", "8")
+    .option("--secure", "the server is secured (`swarmline nats --secure`): join through its gatekeeper (the hotkey must be one of its --orchestrator addresses, or on its allow-list as orchestrator)")
+    .option("--head <file>", "append signed log heads to FILE at every scoring window and at completion (`log verify --head FILE` catches a log cut at its end)")
     .option("--json", "print the final summary as one JSON line on stdout")
     .action(swarmAction("orchestrate", orchestrate));
 };

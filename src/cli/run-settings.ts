@@ -39,13 +39,16 @@ export const RunFile = Schema.Struct({
   heartbeatTimeoutTicks: Schema.optionalKey(Int),
   sync: Schema.optionalKey(Schema.Boolean),
   pauseMerges: Schema.optionalKey(Schema.Boolean),
+  /** DiLoCo's outer Nesterov step: giving either turns it on (defaults lr 0.7, momentum 0.9). */
+  outerLr: Schema.optionalKey(Num),
+  outerMomentum: Schema.optionalKey(Num),
 });
 export type RunFile = typeof RunFile.Type;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The settings a run uses when neither the file nor a flag names them (sim's defaults). */
-export const RUN_DEFAULTS: Required<Omit<RunFile, "inFlight">> = {
+export const RUN_DEFAULTS: Required<Omit<RunFile, "inFlight" | "outerLr" | "outerMomentum">> = {
   seed: 1, steps: 120, stages: 3, layers: DEFAULT_CONFIG.nLayer, dModel: DEFAULT_CONFIG.dModel, heads: DEFAULT_CONFIG.nHead,
   seq: DEFAULT_CONFIG.seq, batch: DEFAULT_CONFIG.batch, bottleneck: 3, quant: "int8", lr: DEFAULT_TRAIN.lr, warmup: DEFAULT_TRAIN.warmup,
   mergeEvery: DEFAULT_MERGE_EVERY, partitions: 8, microbatchesPerStep: 1, leaseTicks: 600, heartbeatTimeoutTicks: 50, sync: false,
@@ -98,7 +101,24 @@ export const flagSettings = (f: Readonly<Record<string, unknown>>): RunFile => {
   if (f["lr"] !== undefined) out.lr = Number(f["lr"]);
   if (f["sync"] === true) out.sync = true;
   if (f["pauseMerges"] === true) out.pauseMerges = true;
+  for (const k of ["outerLr", "outerMomentum"] as const) {
+    const v = f[k];
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new UsageError({ message: `--${kebab(k)} must be a number, got "${String(v)}"` });
+    out[k] = n;
+  }
   return out;
+};
+
+/** The outer step the settings name (either key turns it on); checked. Shared by sim and orchestrate. */
+export const outerOf = (s: Pick<RunFile, "outerLr" | "outerMomentum">): { lr: number; momentum: number } | undefined => {
+  if (s.outerLr === undefined && s.outerMomentum === undefined) return undefined;
+  const lr = s.outerLr ?? 0.7;
+  const momentum = s.outerMomentum ?? 0.9;
+  if (!(lr > 0 && Number.isFinite(lr))) throw new UsageError({ message: `outer-lr must be > 0, got ${lr}` });
+  if (!(momentum >= 0 && momentum < 1)) throw new UsageError({ message: `outer-momentum must be in [0, 1), got ${momentum}` });
+  return { lr, momentum };
 };
 
 /** Merges defaults, the file and the flags into SwarmSettings; throws UsageError on bad values. */
@@ -112,6 +132,7 @@ export const settingsOf = (file: RunFile, flags: RunFile): SwarmSettings => {
   if (!(s.lr > 0 && Number.isFinite(s.lr))) throw new UsageError({ message: `lr must be a number > 0, got ${String(s.lr)}` });
   const sync = s.sync;
   const stages = s.stages;
+  const outer = outerOf(s);
   const gpt = {
     stages, batch: s.batch, seq: s.seq, dModel: s.dModel, nLayer: s.layers, nHead: s.heads, seed: s.seed,
     bottleneck: stages > 1 && !sync ? s.bottleneck : null,
@@ -126,6 +147,7 @@ export const settingsOf = (file: RunFile, flags: RunFile): SwarmSettings => {
     mergeEvery: s.mergeEvery, partitions: s.partitions, microbatchesPerStep: s.microbatchesPerStep, leaseTicks: s.leaseTicks,
     heartbeatTimeoutTicks: s.heartbeatTimeoutTicks, ...(s.inFlight === undefined ? {} : { maxInFlight: s.inFlight }),
     overlapMerges: !s.pauseMerges,
+    ...(outer === undefined ? {} : { outer }),
   };
 };
 

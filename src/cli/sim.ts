@@ -4,17 +4,21 @@
 import { writeFileSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { DEFAULT_MERGE_EVERY } from "../actors/swarm/run-config.js";
+import { ADVERSARY_KINDS, type AdversaryKind } from "../actors/swarm/adversary.js";
+import { runDeterministicSim } from "../actors/swarm/det-run.js";
 import { type KillAt, runSwarmSim, type SimOptions, type SimProgress } from "../actors/swarm/sim-run.js";
 import type { WireDtype } from "../kernels/codec/format.js";
 import { DEFAULT_CONFIG, validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../kernels/train/options.js";
-import { setExit } from "./main.js";
-import { UsageError } from "./run-settings.js";
+import { setExit } from "./exit.js";
+import { parseClusterSize } from "./nats-cluster.js";
+import { flagSettings, outerOf, UsageError } from "./run-settings.js";
 
 type Flags = {
   miners: string; stages: string; steps: string; microbatches?: string; seed: string; batch: string; seq: string; dModel: string; layers: string;
-  heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; partitions: string; inFlight?: string; lr: string; killMiner: string[];
-  dropout: string; sync?: boolean; pauseMerges?: boolean; outerLr?: string; outerMomentum?: string; log?: string; json?: string; nats?: string; evalEvery: string; workers: string; threads: string; tickMs: string;
+  heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; partitions: string; inFlight?: string; lr: string; killMiner: string[]; cluster?: string; killNode: string[]; leaseTicks?: string; heartbeatTimeoutTicks?: string;
+  dropout: string; adversary: string[]; window?: string; spotChecks: string; validator: boolean; sync?: boolean; pauseMerges?: boolean; outerLr?: string; outerMomentum?: string; log?: string; head?: string; json?: string; nats?: string; secure?: boolean; evalEvery: string; workers: string; threads: string; tickMs: string;
+  deterministic?: boolean;
 };
 
 const int = (name: string, v: string, min = 1): number => {
@@ -32,8 +36,26 @@ export const parseKill = (v: string): KillAt => {
   return when === "merge" ? { miner, midMerge: true } : { miner, step: int("kill-miner STEP", when, 0) };
 };
 
+/** `I@STEP`: SIGKILL the sim's own server node I (1-based, or `leader`: the facts stream's) once STEP microbatches completed (restarted 3 s later). */
+export const parseKillNode = (v: string): { node: number | "leader"; step: number } => {
+  const m = /^(\d+|leader)@(\d+)$/.exec(v);
+  if (m === null || m[1] === "0") throw new UsageError({ message: `--kill-node expects I@STEP with I a node from 1 or "leader" (e.g. 2@40, leader@40), got "${v}"` });
+  return { node: m[1] === "leader" ? "leader" : Number(m[1]), step: Number(m[2]) };
+};
+
+/** `KIND@ID`: miner ID (index or //URI) is an adversary of KIND. */
+export const parseAdversary = (v: string): { kind: AdversaryKind; miner: string } => {
+  const at = v.indexOf("@");
+  const kind = v.slice(0, at);
+  const miner = v.slice(at + 1);
+  if (at <= 0 || miner === "" || !(ADVERSARY_KINDS as readonly string[]).includes(kind))
+    throw new UsageError({ message: `--adversary expects KIND@ID with KIND one of ${ADVERSARY_KINDS.join(", ")} (e.g. noise@2), got "${v}"` });
+  return { kind: kind as AdversaryKind, miner };
+};
+
 /** SimOptions from the flags. `--sync` forces one miner per stage, fp32 and no bottleneck. */
 export const simOptionsFromFlags = (f: Flags): SimOptions => {
+  checkSecure(f);
   const sync = f.sync === true;
   const stages = int("stages", f.stages);
   const bottleneck = f.bottleneck === "none" || sync ? null : int("bottleneck", f.bottleneck);
@@ -42,6 +64,13 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
   const lr = Number(f.lr);
   if (!(lr > 0)) throw new UsageError({ message: `--lr must be > 0, got "${f.lr}"` });
   const outer = outerFromFlags(f);
+  const cluster = f.cluster === undefined ? undefined : parseClusterSize(f.cluster);
+  const killNode = f.killNode.map(parseKillNode);
+  if (cluster !== undefined && (f.nats !== undefined || f.secure === true)) throw new UsageError({ message: `--cluster runs the sim's own open cluster: drop ${f.nats !== undefined ? "--nats" : "--secure"}` });
+  if (killNode.length > 0 && f.nats !== undefined) throw new UsageError({ message: "--kill-node kills the sim's own server nodes: drop --nats (and use --cluster 3 for a cluster)" });
+  const nodes = cluster ?? 1;
+  const beyond = killNode.find((k) => k.node !== "leader" && k.node > nodes);
+  if (beyond !== undefined) throw new UsageError({ message: `--kill-node ${beyond.node}@${beyond.step}: the sim runs ${nodes} node${nodes === 1 ? "" : "s"} (1..${nodes})` });
   return {
     seed: int("seed", f.seed, 0),
     miners: sync ? stages : int("miners", f.miners),
@@ -59,24 +88,42 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
     ...(f.inFlight === undefined ? {} : { maxInFlight: int("in-flight", f.inFlight) }),
     ...(outer === undefined ? {} : { outer }),
     kill: f.killMiner.map(parseKill),
+    adversaries: f.adversary.map(parseAdversary),
+    validator: f.validator === false ? false : {
+      ...(f.window === undefined ? {} : { window: int("window", f.window) }),
+      spotPerMiner: int("spot-checks", f.spotChecks, 0),
+    },
     dropout,
     evalEvery: int("eval-every", f.evalEvery),
     workers: int("workers", f.workers),
     threads: int("threads", f.threads),
     tickMs: int("tick-ms", f.tickMs),
     ...(f.nats === undefined ? {} : { nats: f.nats }),
+    ...(f.secure === true ? { secure: true } : {}),
+    ...(f.head === undefined ? {} : { headFile: f.head }),
+    ...(f.leaseTicks === undefined ? {} : { leaseTicks: int("lease-ticks", f.leaseTicks) }),
+    ...(f.heartbeatTimeoutTicks === undefined ? {} : { heartbeatTimeoutTicks: int("heartbeat-timeout-ticks", f.heartbeatTimeoutTicks) }),
+    ...(cluster === undefined ? {} : { cluster }),
+    ...(killNode.length === 0 ? {} : { killNode }),
   };
 };
 
-/** DiLoCo's outer step from --outer-lr / --outer-momentum (either turns it on; defaults 0.7 and 0.9). */
-export const outerFromFlags = (f: Pick<Flags, "outerLr" | "outerMomentum">): { lr: number; momentum: number } | undefined => {
-  if (f.outerLr === undefined && f.outerMomentum === undefined) return undefined;
-  const lr = Number(f.outerLr ?? "0.7");
-  const momentum = Number(f.outerMomentum ?? "0.9");
-  if (!(lr > 0 && Number.isFinite(lr))) throw new UsageError({ message: `--outer-lr must be > 0, got "${f.outerLr}"` });
-  if (!(momentum >= 0 && momentum < 1)) throw new UsageError({ message: `--outer-momentum must be in [0, 1), got "${f.outerMomentum}"` });
-  return { lr, momentum };
+/** --deterministic runs without a bus and with one ORT thread: flags that need either are refused, not ignored. */
+const checkDeterministic = (f: Flags): void => {
+  if (f.deterministic !== true) return;
+  if (f.nats !== undefined || f.secure === true) throw new UsageError({ message: "--deterministic runs in one loop without NATS: drop --nats and --secure" });
+  if (f.threads !== "1") throw new UsageError({ message: "--deterministic runs ORT on one intra-op thread: drop --threads" });
+  if (f.head !== undefined) throw new UsageError({ message: "--deterministic writes no --head file (its log is reproduced from the seed): drop --head" });
 };
+
+/** --secure needs the sim's own server: it rewrites that server's authorization as miners join. */
+const checkSecure = (f: Pick<Flags, "secure" | "nats">): void => {
+  if (f.secure === true && f.nats !== undefined) throw new UsageError({ message: "--secure runs on the sim's own embedded server (it rewrites its authorization as miners join): drop --nats" });
+};
+
+/** DiLoCo's outer step from --outer-lr / --outer-momentum (either turns it on; defaults 0.7 and 0.9). */
+export const outerFromFlags = (f: Pick<Flags, "outerLr" | "outerMomentum">): { lr: number; momentum: number } | undefined =>
+  outerOf(flagSettings({ outerLr: f.outerLr, outerMomentum: f.outerMomentum }));
 
 const fmt = (x: number | undefined, d = 3): string => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
 
@@ -108,16 +155,28 @@ export const registerSim = (program: Command): void => {
     .option("--in-flight <n>", "microbatch leases in flight (default: one per stage)")
     .option("--pause-merges", "hold a stage's work while it merges (default: training overlaps merges; each miner adopts merged + its progress since)")
     .option("--kill-miner <ID@STEP|ID@merge>", "kill miner ID (index or //MinerK) after STEP completed microbatches, or with ID@merge mid-merge: once it sent its partitions, holding its reducer duties (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--adversary <KIND@ID>", `make miner ID (index or //MinerK) an adversary: ${ADVERSARY_KINDS.join(", ")} (repeatable; see README "Adversaries")`, (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--window <n>", "a scoring window closes every N completed microbatches (default: half the run, at most 96: miners keep the weights of their last 96 steps for checks)")
+    .option("--spot-checks <n>", "pipeline spot checks per miner per window", "2")
+    .option("--no-validator", "run without a validator (no scores, spot checks or payouts)")
     .option("--dropout <p>", "per clock tick, the probability each miner dies (it rejoins ~3 s later)", "0")
     .option("--sync", "synchronous schedule: one miner per stage, fp32, no bottleneck, one lease in flight (equals `swarmline train`)")
     .option("--eval-every <n>", "validate the composed model every N microbatches", "40")
     .option("--workers <n>", "kernel worker threads", "2")
     .option("--threads <n>", "ORT intra-op threads per worker", "1")
     .option("--tick-ms <n>", "milliseconds between recorded clock ticks", "100")
-    .option("--nats <url>", "use this NATS server instead of an embedded one")
+    .option("--nats <url>", "use this NATS server instead of an embedded one (comma-separated for a cluster)")
+    .option("--lease-ticks <n>", "a lease not completed after this many clock ticks is reissued (default 600)")
+    .option("--heartbeat-timeout-ticks <n>", "a miner silent this many clock ticks is timed out (default 50)")
+    .option("--cluster <n>", "run on an embedded cluster of N nodes (3 to 7) on loopback; the run's streams get 3 replicas")
+    .option("--kill-node <I@STEP>", "SIGKILL the sim's own server node I (1-based; 1 without --cluster; `leader`: the facts stream's leader) after STEP completed microbatches and restart it 3 s later on the same port and store (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--secure", "per-actor NATS permissions: the embedded server admits each miner and the validator through a gatekeeper (nkey = its certified session key), confined to its own subjects")
+    .option("--deterministic", "virtual clock and seeded scheduler: the orchestrator, miners (real kernels, one ORT thread) and validator take turns in one loop, so the same flags write a byte-identical --log; no NATS (tokens/s is of this loop, not of a swarm)")
     .option("--log <file>", "export the run's log as JSONL (check it with `swarmline log verify`)")
-    .option("--json <file>", "write {runId, steps, tokens, tokensPerSecond, valBpb, lossCurve, compressionRatio, merges, microbatches, events}")
+    .option("--head <file>", "append the orchestrator's signed log heads to FILE at every scoring window and at completion (`log verify --head FILE` then catches a log cut at its end)")
+    .option("--json <file>", "write {runId, steps, tokens, tokensPerSecond, valBpb, lossCurve, compressionRatio, merges, microbatches, events, scores, adversaries, validator}")
     .action(async (f: Flags) => {
+      checkDeterministic(f);
       const o = simOptionsFromFlags(f);
       try {
         validateConfig({ ...DEFAULT_CONFIG, ...o.gpt });
@@ -134,12 +193,14 @@ export const registerSim = (program: Command): void => {
         }
       };
       const logLines: string[] = [];
-      const r = await runSwarmSim({ ...o, onProgress, ...(f.log === undefined ? {} : { logLines: (ls: readonly string[]) => { logLines.push(...ls); } }) });
+      const r = await (f.deterministic === true ? runDeterministicSim : runSwarmSim)({ ...o, onProgress, ...(f.log === undefined ? {} : { logLines: (ls: readonly string[]) => { logLines.push(...ls); } }) });
       if (tty) process.stderr.write("\n");
       if (f.log !== undefined) writeFileSync(f.log, `${logLines.join("\n")}\n`);
       const out = {
         runId: r.runId, steps: r.steps, tokens: r.tokens, tokensPerSecond: r.tokensPerSecond, valBpb: r.valBpb, lossCurve: r.lossCurve,
         compressionRatio: r.compressionRatio, merges: r.merges, microbatches: r.microbatches, events: r.events,
+        scores: Object.fromEntries(Object.entries(r.scores).map(([m, x]) => [m, { contribution: x.contribution, ci: x.ci, flagged: x.flagged, weight: x.weight, reasons: x.reasons, spotChecks: x.spotChecks }])),
+        adversaries: r.adversaries, ...(r.validator === undefined ? {} : { validator: r.validator }),
       };
       if (f.json !== undefined) writeFileSync(f.json, `${JSON.stringify(out)}\n`);
       process.stdout.write(
@@ -147,6 +208,9 @@ export const registerSim = (program: Command): void => {
           `compression ${r.compressionRatio.toFixed(1)}x, merges ${r.merges.done} (skipped ${r.merges.skipped}, disputes ${r.merges.disputes}), ` +
           `microbatches issued ${r.microbatches.issued} completed ${r.microbatches.completed} reissued ${r.microbatches.reissued} lost ${r.microbatches.lost}, ${r.events} events\n`,
       );
+      for (const [m, x] of Object.entries(r.scores))
+        if (x.flagged || r.adversaries.includes(m))
+          process.stdout.write(`  ${r.adversaries.includes(m) ? "adversary" : "miner"} ${m.slice(0, 10)}: ${x.flagged ? `flagged (${x.reasons.join(", ")})` : "NOT flagged"}, weight ${(100 * x.weight).toFixed(2)}%\n`);
       for (const v of r.violations) process.stderr.write(`violation: ${v}\n`);
       setExit(r.violations.length === 0 && r.microbatches.lost === 0 ? 0 : 1);
     });

@@ -2,16 +2,18 @@
 // NATS with an error that says how to fix it, turning failures into messages and exit codes, and
 // turning SIGINT/SIGTERM into a promise, loading the hotkey flag, and the process's resource scope.
 import { type Hotkey, loadHotkey } from "../actors/identity/index.js";
-import type { NatsConnection } from "../actors/nats/connection.js";
-import { connectNats } from "../actors/nats/connection.js";
+import type { NatsConnection, NatsLogin } from "../actors/nats/connection.js";
+import { connectNats, reportOutages } from "../actors/nats/connection.js";
+import { connectAsMember, joinSecuredRun, type Membership } from "../actors/gatekeeper/join.js";
+import type { JoinRole } from "../machines/gatekeeper/index.js";
 import { NatsUnavailable } from "../actors/eventlog/errors.js";
-import { setExit } from "./main.js";
+import { setExit } from "./exit.js";
 import { ConfigError, UsageError } from "./run-settings.js";
 
 /** Connects, or throws NatsUnavailable naming the URL, the cause and the fix (exit code 1). */
-export const connectOrExplain = async (url: string, name: string): Promise<NatsConnection> => {
+export const connectOrExplain = async (url: string, name: string, member?: Membership): Promise<NatsConnection> => {
   try {
-    return await connectNats(url, name);
+    return member === undefined ? await connectNats(url, name) : await connectAsMember(url, name, member);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new NatsUnavailable({
@@ -53,6 +55,13 @@ export const onSignal = (): { readonly signal: Promise<string>; readonly off: ()
   return { signal, off };
 };
 
+/** Resolves on the first Ctrl-C or SIGTERM (for a foreground server: `nats`, `dashboard`). */
+export const untilSignal = async (): Promise<void> => {
+  const s = onSignal();
+  await s.signal;
+  s.off();
+};
+
 /** Exit code for a run stopped by a signal (128 + SIGINT's number, as shells report it). */
 export const SIGNAL_EXIT = 130;
 
@@ -73,10 +82,12 @@ export interface ProcessScope {
 }
 
 /** Connects, listens for signals, runs `body`, then releases everything it registered and drains the connection. */
-export const withSwarmProcess = async (url: string, name: string, body: (scope: ProcessScope) => Promise<number>): Promise<number> => {
-  const nc = await connectOrExplain(url, name);
+export const withSwarmProcess = async (url: string, name: string, body: (scope: ProcessScope) => Promise<number>, member?: Membership): Promise<number> => {
+  const nc = await connectOrExplain(url, name, member);
   const sig = onSignal();
-  const cleanups: (() => Promise<unknown>)[] = [];
+  // Through a server restart or a leader change the process waits and resumes: it says so meanwhile.
+  const quiet = reportOutages(nc, name, (line) => process.stderr.write(`${line}\n`));
+  const cleanups: (() => Promise<unknown>)[] = [async () => quiet()];
   try {
     return await body({ nc, sig, cleanups });
   } finally {
@@ -85,3 +96,13 @@ export const withSwarmProcess = async (url: string, name: string, body: (scope: 
     await nc.drain().catch(() => undefined);
   }
 };
+
+/**
+ * On a secured server (`swarmline nats --secure`), asks its gatekeeper to admit `hotkey` to `run`
+ * as `role`; the process then logs in with the returned membership and signs with its session seed.
+ * Undefined on an open server.
+ */
+export const membershipFor = async (secure: boolean | undefined, url: string, run: string, hotkey: Hotkey, role: JoinRole): Promise<Membership | undefined> =>
+  secure === true ? joinSecuredRun(url, run, hotkey, role) : undefined;
+
+export type { NatsLogin };

@@ -12,7 +12,7 @@ import { validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN, type TrainOptions } from "../kernels/train/options.js";
 import { poolRun } from "../kernels/train/pool-run.js";
 import { train, type StepEvent } from "../kernels/train/trainer.js";
-import { setExit } from "./main.js";
+import { setExit } from "./exit.js";
 import { UsageError } from "./run-settings.js";
 
 type Flags = {

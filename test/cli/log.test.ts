@@ -56,6 +56,16 @@ describe("swarmline log verify", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, eventId: idAt(line), reason });
   });
 
+  it("refuses a header-only log with exit 1, saying it holds no events", async () => {
+    const file = copy("header-only.jsonl", [lines[0] as string, ""]);
+    const human = await swarmline("log", "verify", file);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^INVALID: .*NoEvents: the log holds no events of run /);
+    const json = await swarmline("log", "verify", file, "--json");
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, reason: "NoEvents" });
+  });
+
   it("reports a missing file clearly with a non-zero exit", async () => {
     const r = await swarmline("log", "verify", join(dir, "absent.jsonl"));
     expect(r.code).toBe(2);

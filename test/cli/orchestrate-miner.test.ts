@@ -29,6 +29,14 @@ describe("run settings", () => {
     expect(settingsOf(readRunFile(file("pause.json", JSON.stringify({ pauseMerges: true }))), {}).overlapMerges).toBe(false);
   });
 
+  it("turns on the outer step from either outer setting, in the file or as flags, as sim does", () => {
+    expect(settingsOf({}, {}).outer).toBeUndefined();
+    expect(settingsOf({}, flagSettings({ outerLr: "0.5" })).outer).toEqual({ lr: 0.5, momentum: 0.9 });
+    expect(settingsOf(readRunFile(file("outer.json", JSON.stringify({ outerMomentum: 0.8 }))), {}).outer).toEqual({ lr: 0.7, momentum: 0.8 });
+    expect(() => settingsOf({}, flagSettings({ outerMomentum: "1" }))).toThrow(/outer-momentum must be in \[0, 1\)/);
+    expect(() => flagSettings({ outerLr: "x" })).toThrow(/--outer-lr must be a number/);
+  });
+
   it("names an unknown key of the run file and lists the allowed ones", () => {
     const p = file("typo.json", JSON.stringify({ dmodel: 64 }));
     expect(() => readRunFile(p)).toThrow(ConfigError);

@@ -1,7 +1,8 @@
 // Content-addressed blobs (weights, optimizer state, merge partitions): the interface the swarm
 // hosts use, an in-memory implementation for tests, and the float32 <-> bytes helpers. The NATS
-// Object Store implementation is src/actors/nats/blobs.ts.
+// NATS implementation (a blob stream, each writer confined to its own subjects) is src/actors/nats/blobs.ts.
 import { createHash } from "node:crypto";
+import { Schema } from "effect";
 
 /** A blob's name is the hex sha256 of its bytes, so a ref in an event pins its exact content. */
 export const blobRef = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
@@ -9,31 +10,38 @@ export const blobRef = (bytes: Uint8Array): string => createHash("sha256").updat
 /** Content-addressed storage. `get` verifies the hash, so a corrupted store cannot feed bad bytes. */
 export interface BlobStore {
   /**
-   * Stores `bytes` (a no-op when already present) and resolves to its ref. `fresh`: the caller
-   * knows no one stored these bytes before (a miner's own weight snapshot), so the store may skip
-   * looking; storing them again is harmless, only wasted traffic.
+   * Stores `bytes` (a no-op when already present) and resolves to its ref. A name that exists is
+   * never written over: a reader may be loading it, and its content is fixed by its name.
    */
-  put(bytes: Uint8Array, opts?: { readonly fresh?: boolean }): Promise<string>;
+  put(bytes: Uint8Array): Promise<string>;
   /** The bytes of `ref` (a fresh copy the caller owns), or undefined when absent. Throws BlobCorrupt when they do not hash to `ref`. */
   get(ref: string): Promise<Uint8Array | undefined>;
   has(ref: string): Promise<boolean>;
 }
 
-/** Stored bytes that do not hash to their name. */
-export class BlobCorrupt extends Error {
-  readonly _tag = "BlobCorrupt";
-  constructor(readonly ref: string) {
-    super(`blob ${ref} does not hash to its name`);
-  }
-}
+/**
+ * Stored bytes that do not hash to their name: the store was written by someone other than an
+ * honest writer (anyone may store a copy under its own name that lies about its content). The reader refuses them.
+ */
+export class BlobCorrupt extends Schema.TaggedError<BlobCorrupt>()("BlobCorrupt", {
+  ref: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** A ref the log names is not in the store: never stored (the NATS blob stream refuses deletes). */
+export class BlobMissing extends Schema.TaggedError<BlobMissing>()("BlobMissing", {
+  ref: Schema.String,
+  message: Schema.String,
+}) {}
 
 /** Checks `bytes` against `ref`. */
 export const verified = (ref: string, bytes: Uint8Array): Uint8Array => {
-  if (blobRef(bytes) !== ref) throw new BlobCorrupt(ref);
+  const actual = blobRef(bytes);
+  if (actual !== ref) throw new BlobCorrupt({ ref, message: `blob ${ref} does not hash to its name (its ${bytes.byteLength} bytes hash to ${actual}): refused` });
   return bytes;
 };
 
-/** An in-memory BlobStore (tests, and a process-local cache in front of the Object Store). */
+/** An in-memory BlobStore (tests, and a process-local cache in front of the blob stream). */
 export const memoryBlobStore = (): BlobStore & { readonly size: () => number } => {
   const blobs = new Map<string, Uint8Array>();
   return {
@@ -75,7 +83,7 @@ const ownedF32 = (b: Uint8Array): Float32Array => {
 /** Loads a float32 vector by ref (the store's fresh copy, not copied again); throws when it is absent. */
 export const getF32 = async (store: BlobStore, ref: string): Promise<Float32Array> => {
   const b = await store.get(ref);
-  if (b === undefined) throw new Error(`blob ${ref} is not in the store`);
+  if (b === undefined) throw new BlobMissing({ ref, message: `blob ${ref} is not in the store` });
   return ownedF32(b);
 };
 
@@ -84,3 +92,15 @@ export const findF32 = async (store: BlobStore, ref: string): Promise<Float32Arr
   const b = await store.get(ref);
   return b === undefined ? undefined : ownedF32(b);
 };
+
+/**
+ * `load`'s value, or undefined after `report` saw it fail with BlobCorrupt (or BlobMissing, when
+ * `missing` is true): for work that can go on without one input, so one forged or deleted blob
+ * does not stop the process. Other failures still reject.
+ */
+export const unlessForged = <A>(load: Promise<A>, report: (e: BlobCorrupt | BlobMissing) => void, missing = false): Promise<A | undefined> =>
+  load.catch((e: unknown) => {
+    if (!(e instanceof BlobCorrupt || (missing && e instanceof BlobMissing))) throw e;
+    report(e);
+    return undefined;
+  });

@@ -7,7 +7,7 @@ import { bitsPerByte } from "../../kernels/data/metrics.js";
 import type { Tensor } from "../../kernels/runtime/tensor.js";
 import type { OrchestratorState } from "../../machines/orchestrator/index.js";
 import { type BlobStore, getF32 } from "./blob-store.js";
-import type { StageKernels } from "./compute.js";
+import type { StageKernels } from "./stage-kernels.js";
 import { stageLayout, type SwarmModel, viewsOf } from "./model.js";
 
 export type ValBatch = { readonly ids: Tensor; readonly targets: Tensor };

@@ -3,7 +3,9 @@
 // the orchestrator view in log order, and each (fact, view) is handed to the local hosts. Hosts in
 // one process (a sim) share a feed, so the log is verified and folded once, not once per host.
 import type { Envelope } from "../../events/envelope.js";
+import type { SessionCertificate } from "../../events/certificate.js";
 import { IngestGate } from "../../events/ingest.js";
+import { CERTIFIED } from "../../events/link.js";
 import { asSwarmFact, type SwarmFact } from "../../events/swarm/index.js";
 import { vocabularyRegistry } from "../../events/vocabulary.js";
 import { evolve, initialState, type OrchestratorState } from "../../machines/orchestrator/index.js";
@@ -26,6 +28,8 @@ export interface FeedHead {
   readonly seq: number;
   readonly hash: string;
   readonly streamSeq: number;
+  /** The session key in force at the head ("" before the actor's first event). */
+  readonly sessionKey: string;
 }
 
 export type FeedListener = (item: FeedItem) => void;
@@ -41,8 +45,17 @@ export interface RunFeed {
   position(): number;
   /** Events accepted so far (every type). */
   events(): number;
+  /**
+   * Unsigned events waiting for their chain's signed head. Their batch can sit in the stream before
+   * facts the feed has already folded (a batch split by interleaved appends, as after a server
+   * restart when every writer re-sends at once), so a view folded while some are held can differ
+   * from the log's order at the same basis.
+   */
+  held(): number;
   /** An actor's head as the feed has seen it (seq 0 when it has none). */
   head(actor: string): FeedHead;
+  /** Every actor's head as the feed has seen it. */
+  heads(): ReadonlyMap<string, FeedHead>;
   /** Resolves once the feed has handled stream sequence `seq` (0 resolves at once). */
   reached(seq: number): Promise<void>;
   /** Resolves once an event with this id has been accepted. */
@@ -56,14 +69,18 @@ export interface RunFeed {
 
 let feeds = 0;
 
-/** Starts a feed on `run` from the beginning of its log. `name` must be unique among live feeds. */
-export const startRunFeed = async (nc: NatsConnection, run: string, name = `feed-${process.pid}-${Date.now().toString(36)}-${feeds++}`): Promise<RunFeed> => {
+/**
+ * Starts a feed on `run` from the beginning of its log. `name` must be unique among live feeds.
+ * `from`: a listener that sees every fact from the first (registered before reading starts), for
+ * a role that folds its own projection of the whole log beside the orchestrator's view (a validator).
+ */
+export const startRunFeed = async (nc: NatsConnection, run: string, name = `feed-${process.pid}-${Date.now().toString(36)}-${feeds++}`, from?: FeedListener): Promise<RunFeed> => {
   let view = initialState();
   let last: SwarmFact | undefined;
   let position = 0;
   let count = 0;
   const heads = new Map<string, FeedHead>();
-  const listeners = new Set<FeedListener>();
+  const listeners = new Set<FeedListener>(from === undefined ? [] : [from]);
   const seqWaiters: { seq: number; resolve: () => void }[] = [];
   const idWaiters = new Map<string, (() => void)[]>();
   const seen = new Set<string>();
@@ -72,7 +89,8 @@ export const startRunFeed = async (nc: NatsConnection, run: string, name = `feed
   const handle = (events: readonly Envelope[], streamSeq: number): void => {
     for (const e of events) {
       count += 1;
-      heads.set(e.actor, { seq: e.seq, hash: e.hash, streamSeq });
+      const sessionKey = e.type === CERTIFIED ? (e.payload as SessionCertificate).sessionKey : (heads.get(e.actor)?.sessionKey ?? "");
+      heads.set(e.actor, { seq: e.seq, hash: e.hash, streamSeq, sessionKey });
       const fact = asSwarmFact(e, e.payload);
       if (fact !== undefined) {
         view = evolve(view, fact);
@@ -109,7 +127,9 @@ export const startRunFeed = async (nc: NatsConnection, run: string, name = `feed
     lastFact: () => last,
     position: () => position,
     events: () => count,
-    head: (actor) => heads.get(actor) ?? { seq: 0, hash: "", streamSeq: 0 },
+    held: () => gate.heldCount(),
+    head: (actor) => heads.get(actor) ?? { seq: 0, hash: "", streamSeq: 0, sessionKey: "" },
+    heads: () => new Map(heads),
     reached: (seq) => (seq <= position ? Promise.resolve() : new Promise((resolve) => seqWaiters.push({ seq, resolve }))),
     accepted: (id) =>
       seen.has(id)

@@ -10,7 +10,13 @@ interface Inbound {
   readonly acks: (() => void)[];
 }
 
-/** Inbound and outbound data of one miner, keyed by content ref and grouped by lease. */
+/**
+ * One tensor of one lease. Two leases may carry identical bytes (a freerider passing its input on,
+ * an all-zero gradient), so a content ref alone does not name a message.
+ */
+const key = (lease: string, ref: string): string => `${lease}|${ref}`;
+
+/** Inbound and outbound data of one miner, keyed by (lease, content ref). */
 export class Mailbox {
   private readonly inbox = new Map<string, Inbound>();
   private readonly waiters = new Map<string, { lease: string; resolve: (b: Uint8Array | undefined) => void }[]>();
@@ -32,16 +38,17 @@ export class Mailbox {
       m.ack();
       return;
     }
-    const known = this.inbox.get(m.ref);
+    const k = key(m.lease, m.ref);
+    const known = this.inbox.get(k);
     if (known !== undefined) {
       if (known.bytes === null) m.ack(); // already consumed: a redelivery
       else known.acks.push(m.ack);
       return;
     }
-    this.inbox.set(m.ref, { bytes: m.data, lease: m.lease, acks: [m.ack] });
-    const ws = this.waiters.get(m.ref);
+    this.inbox.set(k, { bytes: m.data, lease: m.lease, acks: [m.ack] });
+    const ws = this.waiters.get(k);
     if (ws !== undefined) {
-      this.waiters.delete(m.ref);
+      this.waiters.delete(k);
       for (const w of ws) w.resolve(m.data);
     }
   }
@@ -51,23 +58,24 @@ export class Mailbox {
    * message counts as consumed: it is acknowledged when `recorded(lease)` is called.
    */
   take(ref: string, lease: string): Promise<Uint8Array | undefined> {
-    const got = this.inbox.get(ref);
-    if (got !== undefined && got.bytes !== null) return Promise.resolve(this.consume(ref, got));
+    const k = key(lease, ref);
+    const got = this.inbox.get(k);
+    if (got !== undefined && got.bytes !== null) return Promise.resolve(this.consume(k, got));
     if (this.closed.has(lease)) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const ws = this.waiters.get(ref) ?? [];
-      ws.push({ lease, resolve: (b) => resolve(b === undefined ? undefined : this.consume(ref, this.inbox.get(ref) as Inbound)) });
-      this.waiters.set(ref, ws);
+      const ws = this.waiters.get(k) ?? [];
+      ws.push({ lease, resolve: (b) => resolve(b === undefined ? undefined : this.consume(k, this.inbox.get(k) as Inbound)) });
+      this.waiters.set(k, ws);
     });
   }
 
-  private consume(ref: string, e: Inbound): Uint8Array {
+  private consume(k: string, e: Inbound): Uint8Array {
     const bytes = e.bytes as Uint8Array;
     e.bytes = null;
     const list = this.consumed.get(e.lease) ?? [];
     list.push(() => {
       for (const a of e.acks) a();
-      this.inbox.delete(ref);
+      this.inbox.delete(k);
     });
     this.consumed.set(e.lease, list);
     return bytes;
@@ -83,13 +91,14 @@ export class Mailbox {
 
   /** Keeps an outbound tensor until it is sent. */
   hold(ref: string, bytes: Uint8Array, lease: string): void {
-    this.outbox.set(ref, { bytes, lease });
+    this.outbox.set(key(lease, ref), { bytes, lease });
   }
 
   /** Removes and returns an outbound tensor. */
-  release(ref: string): Uint8Array | undefined {
-    const o = this.outbox.get(ref);
-    this.outbox.delete(ref);
+  release(ref: string, lease: string): Uint8Array | undefined {
+    const k = key(lease, ref);
+    const o = this.outbox.get(k);
+    this.outbox.delete(k);
     return o?.bytes;
   }
 
@@ -97,19 +106,19 @@ export class Mailbox {
   close(lease: string): void {
     this.closed.add(lease);
     this.recorded(lease);
-    for (const [ref, e] of this.inbox) if (e.lease === lease) {
+    for (const [k, e] of this.inbox) if (e.lease === lease) {
       for (const a of e.acks) a();
-      this.inbox.delete(ref);
+      this.inbox.delete(k);
     }
-    for (const [ref, ws] of this.waiters) {
+    for (const [k, ws] of this.waiters) {
       const mine = ws.filter((w) => w.lease === lease);
       if (mine.length === 0) continue;
       const rest = ws.filter((w) => w.lease !== lease);
-      if (rest.length === 0) this.waiters.delete(ref);
-      else this.waiters.set(ref, rest);
+      if (rest.length === 0) this.waiters.delete(k);
+      else this.waiters.set(k, rest);
       for (const w of mine) w.resolve(undefined);
     }
-    for (const [ref, o] of this.outbox) if (o.lease === lease) this.outbox.delete(ref);
+    for (const [k, o] of this.outbox) if (o.lease === lease) this.outbox.delete(k);
   }
 
   /** Sizes, for progress and tests. */

@@ -1,18 +1,21 @@
 // The miner host: binds the stage-worker machine to the run feed (facts in), its writer (facts
 // out), the data channel (compressed activations and gradients, inline) and the kernels (ORT stage
-// forward/backward on the process's pool, AdamW, merge arithmetic on Object Store blobs). The
+// forward/backward on the process's pool, AdamW, merge arithmetic on stored blobs). The
 // machine decides; the host performs its effects and feeds back the results.
 import { randomBytes } from "node:crypto";
 import { Effect } from "effect";
 import { createActor } from "xstate";
 import type { Corpus } from "../../kernels/data/corpus.js";
-import { partitionBounds } from "../../machines/protocol/index.js";
+import { partitionBounds, partitionBytesSent } from "../../machines/protocol/index.js";
 import { type Effect as WorkerEffect, type WorkerDraft, type WorkerEvent, workerMachine } from "../../machines/worker/index.js";
 import type { EventLogShape } from "../eventlog/service.js";
 import type { Hotkey } from "../identity/index.js";
 import type { DataChannel } from "../nats/data-channel.js";
-import { type BlobStore, f32View, getF32 } from "./blob-store.js";
-import { fetchResults, MinerCompute, putPartitions, reducePartition, type StageKernels } from "./compute.js";
+import { BlobCorrupt, type BlobMissing, type BlobStore, f32View, getF32 } from "./blob-store.js";
+import { type AdversaryKind, tamperReduction } from "./adversary.js";
+import { MinerCompute } from "./compute.js";
+import { type StageKernels } from "./stage-kernels.js";
+import { fetchResults, putPartitions, reducePartition } from "./merge-io.js";
 import type { FeedItem, RunFeed } from "./feed.js";
 import { Mailbox } from "./mailbox.js";
 import { readModel, type SwarmModel, viewsOf } from "./model.js";
@@ -32,7 +35,13 @@ export interface MinerHostOptions {
   readonly throughput?: number;
   /** Nonce of this start (event ids carry it); default random. */
   readonly session?: string;
+  /** Seed of the session key its writer signs with (on a secured bus, the key it logged in with); default random. */
+  readonly sessionSeed?: Uint8Array;
   readonly onError?: (e: unknown) => void;
+  /** An adversarial miner (sim only): what it does instead of honest work. */
+  readonly adversary?: AdversaryKind;
+  /** Whether another miner colludes with this one (a colluding adversary's accomplices). */
+  readonly isColluder?: (miner: string) => boolean;
 }
 
 /** A running miner. */
@@ -55,16 +64,32 @@ export interface MinerHost {
 
 const PRIO = { control: 0, backward: 1, forward: 2 } as const;
 
+/**
+ * Where an effect goes in this host's order: kernel runs wait in the work queue (backward-side
+ * work ahead of stage 0's forwards), everything else (steps, loads, merges, publishing) goes first.
+ * `sim --deterministic` takes a miner's effects in this order.
+ */
+export const effectPriority = (e: WorkerEffect): number =>
+  e.type === "forward" || e.type === "lastStage" ? (e.params.stage === 0 ? PRIO.forward : PRIO.backward) : e.type === "backward" ? PRIO.backward : PRIO.control;
+
 export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> => {
   const me = o.hotkey.address;
   const session = o.session ?? randomBytes(4).toString("hex");
   const run = o.feed.run;
   const fail = o.onError ?? ((e: unknown) => process.stderr.write(`miner ${me.slice(0, 8)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`));
   await o.feed.reached(await Effect.runPromise(o.log.lastSeq(run)));
-  const writer: ActorWriter = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick });
+  const writer: ActorWriter = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick, ...(o.sessionSeed === undefined ? {} : { sessionSeed: o.sessionSeed }) });
   /** Work off the compute queue may still be running when the miner stops; its failures then are the stop's, not errors. */
   const failWhileAlive = (e: unknown): void => {
     if (alive) fail(e);
+  };
+  /**
+   * A blob that is not its name's bytes (or a merge result deleted) was put or removed by someone
+   * other than an honest writer: the work that needed it goes on without it (see fetchResults,
+   * reducePartition), and it is said, not fatal.
+   */
+  const reportBlob = (e: BlobCorrupt | BlobMissing): void => {
+    process.stderr.write(`miner ${me.slice(0, 8)}: ${e.message}; going on without it\n`);
   };
   const mail = new Mailbox();
   const queue = new WorkQueue(fail);
@@ -105,8 +130,8 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
       pubTail = pubTail.then(async () => {
         if (!alive) return;
         for (const x of ds) if (x.type === "ActivationsForwarded" || x.type === "GradientsReturned") {
-          const bytes = mail.release(x.payload.ref);
-          if (bytes !== undefined) await o.data.send(x.type === "ActivationsForwarded" ? "act" : "grad", x.payload.to, x.payload.ref, x.payload.lease, bytes);
+          const bytes = mail.release(x.payload.ref, x.payload.lease);
+          if (bytes !== undefined) await o.data.send(x.type === "ActivationsForwarded" ? "act" : "grad", me, x.payload.to, x.payload.ref, x.payload.lease, bytes);
         }
         if (!alive) return;
         for (const x of ds) {
@@ -125,126 +150,136 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
   const input = async (ref: string | null, lease: string): Promise<Uint8Array | null | undefined> =>
     ref === null ? null : mail.take(ref, lease);
 
+  // How an effect runs. One of three policies, each failing the same way:
+  // - `queued`: compute on the miner's kernel worker, in priority order (control work first, then
+  //   backward passes, then new forwards), so a step or a weights load is atomic with the passes;
+  //   pipeline passes first wait for their input in the mailbox, and a lease that closed meanwhile
+  //   drops its pass. Skipped once the miner has no stage compute (or is dead, for passes).
+  // - `beside`: merge and weights I/O (snapshots, partitions, reductions, stores) that reads the
+  //   weights in the worker's order but does not hold the compute queue, so training goes on.
+  // Failures go to `fail`, except work beside the queue that fails after the miner was killed.
+  const queued = (prio: number, job: (c: MinerCompute) => Promise<void>, onlyAlive = true): void =>
+    queue.push(prio, async () => {
+      const c = compute;
+      if (c !== undefined && (alive || !onlyAlive)) await job(c);
+    });
+  const pipelined = (prio: number, ready: Promise<Uint8Array | null | undefined>, job: (c: MinerCompute, wire: Uint8Array | null) => Promise<void>): void => {
+    void ready.then((wire) => {
+      if (wire !== undefined) queued(prio, (c) => job(c, wire));
+    }, fail);
+  };
+  const beside = (job: (c: MinerCompute) => Promise<void>): void => {
+    const c = compute;
+    if (c !== undefined) void job(c).catch(failWhileAlive);
+  };
+
   const perform = (e: WorkerEffect): void => {
     switch (e.type) {
       case "publish":
         return publish(e.params);
-      case "forward":
+      case "forward": {
+        const w = e.params;
+        return pipelined(effectPriority(e), input(w.input, w.lease), async (c, wire) => {
+          const out = await c.forward(w.lease, w.batch, wire);
+          mail.hold(out.ref, out.bytes, w.lease);
+          send({ type: "forward.done", lease: w.lease, stage: w.stage, ref: out.ref, bytes: out.bytes.length, weights: out.weights });
+        });
+      }
       case "lastStage": {
         const w = e.params;
-        void input(w.input, w.lease).then((wire) => {
-          if (wire === undefined) return; // the lease closed before its activations came
-          queue.push(w.stage === 0 ? PRIO.forward : PRIO.backward, async () => {
-            const c = compute;
-            if (c === undefined || !alive) return;
-            if (e.type === "forward") {
-              const out = await c.forward(w.lease, w.batch, wire);
-              mail.hold(out.ref, out.bytes, w.lease);
-              send({ type: "forward.done", lease: w.lease, stage: w.stage, ref: out.ref, bytes: out.bytes.length });
-            } else {
-              const r = await c.lastStage(w.batch, wire);
-              if (r.grad !== null) mail.hold(r.grad.ref, r.grad.bytes, w.lease);
-              send({ type: "loss.done", lease: w.lease, stage: w.stage, loss: r.loss, tokens: r.tokens, ref: r.grad?.ref ?? "", bytes: r.grad?.bytes.length ?? 0 });
-            }
-          });
-        }, fail);
-        return;
+        return pipelined(effectPriority(e), input(w.input, w.lease), async (c, wire) => {
+          const r = await c.lastStage(w.batch, wire);
+          if (r.grad !== null) mail.hold(r.grad.ref, r.grad.bytes, w.lease);
+          send({ type: "loss.done", lease: w.lease, stage: w.stage, loss: r.loss, tokens: r.tokens, ref: r.grad?.ref ?? "", bytes: r.grad?.bytes.length ?? 0, weights: r.weights });
+        });
       }
       case "backward": {
         const w = e.params;
-        void mail.take(w.grad, w.lease).then((wire) => {
-          if (wire === undefined) return;
-          queue.push(PRIO.backward, async () => {
-            const c = compute;
-            if (c === undefined || !alive) return;
-            const g = await c.backward(w.lease, wire);
-            if (g !== null) mail.hold(g.ref, g.bytes, w.lease);
-            send({ type: "backward.done", lease: w.lease, stage: w.stage, ref: g?.ref ?? "", bytes: g?.bytes.length ?? 0 });
-          });
-        }, fail);
-        return;
+        return pipelined(PRIO.backward, mail.take(w.grad, w.lease), async (c, wire) => {
+          const g = await c.backward(w.lease, wire as Uint8Array);
+          if (g !== null) mail.hold(g.ref, g.bytes, w.lease);
+          send({ type: "backward.done", lease: w.lease, stage: w.stage, ref: g?.ref ?? "", bytes: g?.bytes.length ?? 0 });
+        });
       }
       case "stepOptimizer": {
+        // The worker decided the step (which leases, which learning rate); the host only performs it.
         const p = e.params;
-        const view = o.feed.view();
-        const per = view.config?.schedule.microbatchesPerStep ?? 1;
-        // The schedule follows the run's global progress, read when the step is decided.
-        const globalStep = Math.floor(view.counters.completed / per);
-        queue.push(PRIO.control, async () => {
-          // A deferred step (compute.step returns 0) records nothing; the next one covers its microbatches.
-          const n = (await compute?.step(globalStep)) ?? 0;
-          if (n > 0) send({ type: "step.done", step: p.step, microbatches: n });
+        return queued(PRIO.control, async (c) => {
+          await c.step(p.leases.length, p.lr ?? modelOf().optim.lr);
+          send({ type: "step.done", step: p.step, leases: p.leases, lr: p.lr });
+        }, false);
+      }
+      case "loadWeights":
+        return loadWeights(e.params);
+      case "openWeights": {
+        const p = e.params;
+        return beside(async (c) => {
+          const w = await c.opened(p.weights);
+          if (w !== undefined) await o.blobs.put(f32View(w));
+          send({ type: "weights.opened", weights: p.weights, check: p.check, ok: w !== undefined });
         });
-        return;
       }
-      case "snapshotWeights": {
-        void compute?.snapshot(e.params.merge).catch(failWhileAlive);
-        return;
-      }
+      case "snapshotWeights":
+        return beside(async (c) => { await c.snapshot(e.params.merge); });
       case "sendPartitions": {
         const p = e.params;
-        const c = compute;
-        if (c === undefined) return;
-        // The snapshot is read in the worker's order (between two of its runs or steps); neither it
-        // nor storing it holds this miner's compute queue.
-        void c.snapshot(p.merge).then(async (snap) => {
+        // The snapshot is read in the worker's order (between two of its runs or steps).
+        return beside(async (c) => {
+          const snap = await c.snapshot(p.merge);
           const refs = await putPartitions(o.blobs, snap, p.partitions);
           // Each partition's bytes to each of its reducers other than this miner.
-          const bytes = partitionBounds(snap.length, p.partitions).reduce((s, q, i) => s + (q.end - q.start) * 4 * (p.reducers[i] ?? []).filter((r) => r !== me).length, 0);
+          const bytes = partitionBytesSent(me, partitionBounds(snap.length, p.partitions), p.reducers);
           send({ type: "partitions.sent", merge: p.merge, refs, bytes });
-        }).catch(failWhileAlive);
-        return;
+        });
       }
       case "reduce": {
+        // A reduction reads only the contributors' blobs: it needs no stage compute of its own.
         const t = e.params;
-        void reducePartition(o.blobs, t).then((hash) => send({ type: "reduce.done", merge: t.merge, partition: t.partition, hash }), fail);
-        return;
-      }
-      case "loadWeights": {
-        const p = e.params;
-        queue.push(PRIO.control, async () => {
-          const m = modelOf();
-          compute ??= new MinerCompute(o.kernels(m), m, o.corpus, p.stage);
-          await compute.setWeights(await getF32(o.blobs, p.ref));
-          // The stage's stored AdamW state, when the log names one: a joiner does not start cold.
-          // A state that is missing, corrupt or does not fit is reported and the miner starts a fresh one.
-          const state = p.optimizer === undefined ? undefined : await o.blobs.get(p.optimizer).catch((e: unknown) => { fail(e); return undefined; });
-          const restored = state !== undefined && (await compute.restoreOptimizer(state).then(() => true, (e: unknown) => { fail(e); return false; }));
-          // Its WeightsLoaded names the optimizer state it now holds, if it took one over.
-          send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref: p.ref, ...(restored && p.optimizer !== undefined ? { optimizer: p.optimizer } : {}) });
-        });
+        const tamper = o.adversary === undefined ? undefined : (x: Float32Array) => tamperReduction(o.adversary, me, t, o.isColluder ?? (() => false), x);
+        void reducePartition(o.blobs, t, reportBlob, tamper).then((hash) => send({ type: "reduce.done", merge: t.merge, partition: t.partition, hash })).catch(failWhileAlive);
         return;
       }
       case "storeWeights": {
         const p = e.params;
-        const c = compute;
-        if (c === undefined) return;
-        void c.weights().then(async (w) => {
-          if (w === undefined) return;
-          send({ type: "weights.stored", stage: p.stage, epoch: p.epoch, ref: await o.blobs.put(f32View(w)) });
-        }).catch(failWhileAlive);
-        return;
+        return beside(async (c) => {
+          const w = await c.weights();
+          if (w !== undefined) send({ type: "weights.stored", stage: p.stage, epoch: p.epoch, ref: await o.blobs.put(f32View(w)) });
+        });
       }
       case "applyMerge": {
         const p = e.params;
-        const c = compute;
-        if (c === undefined) return;
         // Results are fetched, blended into the weights in the worker's order (atomic with this
-        // miner's steps) and the new weights stored, all without holding the compute queue.
-        void fetchResults(o.blobs, c.layout.size, p.results, p.outer)
-          .then((got) => c.adopt(p.merge, got, p.overlap))
-          .then(async (w) => {
-            if (w === undefined) return;
-            const ref = await o.blobs.put(f32View(w));
-            const state = p.storeOptimizer ? await c.saveOptimizer() : undefined;
-            const optimizer = state === undefined ? undefined : await o.blobs.put(state);
-            send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref, ...(optimizer === undefined ? {} : { optimizer }) });
-          })
-          .catch(failWhileAlive);
-        return;
+        // miner's steps) and the new weights stored.
+        return beside(async (c) => {
+          const got = await fetchResults(o.blobs, c.layout.size, p.results, p.outer, reportBlob);
+          const w = await c.adopt(p.merge, got, p.overlap);
+          if (w === undefined) return;
+          const ref = await o.blobs.put(f32View(w));
+          const state = p.storeOptimizer ? await c.saveOptimizer() : undefined;
+          const optimizer = state === undefined ? undefined : await o.blobs.put(state);
+          send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref, ...(optimizer === undefined ? {} : { optimizer }) });
+        });
       }
     }
   };
+
+  /** Loading a stage's weights creates the stage compute, so it is control work that needs none yet. */
+  const loadWeights = (p: Extract<WorkerEffect, { type: "loadWeights" }>["params"]): void =>
+    queue.push(PRIO.control, async () => {
+      const m = modelOf();
+      compute ??= new MinerCompute(o.kernels(m), m, o.corpus, p.stage, o.adversary);
+      await compute.setWeights(await getF32(o.blobs, p.ref));
+      // The stage's stored AdamW state, when the log names one: a joiner does not start cold.
+      // A state that is missing, corrupt or does not fit is reported and the miner starts a fresh one.
+      const state = p.optimizer === undefined ? undefined : await o.blobs.get(p.optimizer).catch((e: unknown) => {
+        if (e instanceof BlobCorrupt) reportBlob(e);
+        else fail(e);
+        return undefined;
+      });
+      const restored = state !== undefined && (await compute.restoreOptimizer(state).then(() => true, (e: unknown) => { fail(e); return false; }));
+      // Its WeightsLoaded names the optimizer state it now holds, if it took one over.
+      send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref: p.ref, ...(restored && p.optimizer !== undefined ? { optimizer: p.optimizer, optimizerSteps: compute.optimizerSteps } : {}) });
+    });
 
   actor.on("*", (e) => {
     if (alive) perform(e as WorkerEffect);

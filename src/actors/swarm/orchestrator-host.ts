@@ -22,6 +22,8 @@ export interface OrchestratorHostOptions {
   /** Wall-clock milliseconds between clock ticks (default 100). */
   readonly tickMs?: number;
   readonly session?: string;
+  /** Seed of the session key its writer signs with (on a secured bus, the key it logged in with); default random. */
+  readonly sessionSeed?: Uint8Array;
   readonly onError?: (e: unknown) => void;
 }
 
@@ -39,6 +41,9 @@ export interface OrchestratorHost {
   readonly done: Promise<OrchestratorState>;
 }
 
+/** The longest a decision waits for held events to be released (see `settled`). */
+const HOLD_WAIT_MS = 2_000;
+
 /**
  * Starts (or resumes) the orchestrator of the feed's run. The hotkey must be the run's
  * orchestrator when resuming; a new run names it in SwarmRunStarted.
@@ -48,7 +53,7 @@ export const startOrchestratorHost = async (o: OrchestratorHostOptions): Promise
   const run = o.feed.run;
   const session = o.session ?? randomBytes(4).toString("hex");
   await o.feed.reached(await Effect.runPromise(o.log.lastSeq(run)));
-  const writer = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick });
+  const writer = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick, ...(o.sessionSeed === undefined ? {} : { sessionSeed: o.sessionSeed }) });
   // The certificate may release events of a killed session that readers held unsigned: decide
   // only from a view that includes them.
   await o.feed.accepted(certId(run, me, session));
@@ -76,8 +81,24 @@ export const startOrchestratorHost = async (o: OrchestratorHostOptions): Promise
     for (const d of ds) writer.append(d).catch(failWith);
   };
 
+  /**
+   * A decision waits while the feed holds unsigned events (their signed head is on its way), so it
+   * is taken from a view that folded everything stored before its basis, as the auditor will; for
+   * at most HOLD_WAIT_MS, since an event no head ever signs (a forgery, a dead session's tail) never
+   * enters either fold.
+   */
+  let heldSince: number | undefined;
+  const settled = (): boolean => {
+    if (o.feed.held() === 0) {
+      heldSince = undefined;
+      return true;
+    }
+    heldSince ??= performance.now();
+    return performance.now() - heldSince >= HOLD_WAIT_MS;
+  };
+
   const attempt = (command: OrchestratorCommand): void => {
-    if (stopped || pending !== null) return;
+    if (stopped || pending !== null || !settled()) return;
     const r = decide(command, o.feed.view());
     if (Result.isFailure(r)) return; // a rejection: nothing to record (e.g. Tick before the run starts)
     append(r.success);

@@ -4,6 +4,7 @@
 // composed model. Roles still talk only through JetStream; the harness only starts, kills and
 // watches them. `swarmline sim` is a thin CLI over `runSwarmSim`.
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { Effect } from "effect";
 import { sotuCorpus } from "../../kernels/data/corpus.js";
 import { KernelPool } from "../../kernels/runtime/pool.js";
@@ -12,19 +13,25 @@ import { rngFor } from "../../machines/protocol/index.js";
 import { exportLog } from "../eventlog/transfer.js";
 import { EventLog } from "../eventlog/service.js";
 import { cryptoReady, loadHotkey } from "../identity/index.js";
-import { natsBlobStore } from "../nats/blobs.js";
-import { connectNats } from "../nats/connection.js";
-import { natsDataChannel } from "../nats/data-channel.js";
-import { startEmbeddedNats, type EmbeddedNats } from "../nats/embedded.js";
-import { makeNatsEventLog } from "../nats/eventlog.js";
-import { StageKernels } from "./compute.js";
+import type { JoinRole } from "../../machines/gatekeeper/index.js";
+import { streamLeader } from "../nats/cluster.js";
+import { reportOutages } from "../nats/connection.js";
+import { streams } from "../../events/subjects.js";
+import { ingestMaxBytes } from "../nats/definitions.js";
+import { StageKernels } from "./stage-kernels.js";
 import { validationBpb, valBatches } from "./evaluate.js";
-import { startRunFeed } from "./feed.js";
+import { startHeadAnchors } from "./anchor.js";
+import { type RunFeed, startRunFeed } from "./feed.js";
 import { startMinerHost, type MinerHost, type MinerHostOptions } from "./miner-host.js";
 import { readModel } from "./model.js";
 import { startOrchestratorHost } from "./orchestrator-host.js";
 import { buildRunConfig, type SwarmSettings } from "./run-config.js";
-import { RunStats } from "./stats.js";
+import { RunStats, runFigures } from "./stats.js";
+import type { ScoringSettings } from "../../machines/scorer/index.js";
+import { startValidatorHost } from "../validator/host.js";
+import type { AdversaryKind } from "./adversary.js";
+import { openSimBus, type SimBus } from "./sim-bus.js";
+import { defaultScoring, type MinerScoreSummary, summarizeScores } from "./sim-scoring.js";
 
 export interface SimOptions extends SwarmSettings {
   readonly miners: number;
@@ -51,6 +58,21 @@ export interface SimOptions extends SwarmSettings {
   readonly run?: string;
   /** Stop the orchestrator once this many microbatches completed and start a fresh one (a crash and restart). */
   readonly restartOrchestratorAt?: number;
+  /** Adversarial miners: `miner` by index or hotkey URI. */
+  readonly adversaries?: readonly { readonly kind: AdversaryKind; readonly miner: string }[];
+  /** A validator scores the run (default on); settings override defaultScoring's. */
+  readonly validator?: false | Partial<ScoringSettings>;
+  /** Per-actor NATS permissions: miners and the validator join through a gatekeeper (embedded server only). */
+  readonly secure?: boolean;
+  /** Append the orchestrator's signed anchored heads to this file (every scoring window and at completion). */
+  readonly headFile?: string;
+  /** Run on an embedded cluster of this many nodes (its streams R3) instead of one server. */
+  readonly cluster?: number;
+  /**
+   * SIGKILL the sim's own server node `node` (1-based, or the facts stream's leader) once `step`
+   * microbatches completed, and restart it `restartAfterMs` later (default 3 s) on its port and store.
+   */
+  readonly killNode?: readonly { readonly node: number | "leader"; readonly step: number; readonly restartAfterMs?: number }[];
 }
 
 /** When a sim kills a miner. */
@@ -82,20 +104,31 @@ export interface SimResult {
   readonly events: number;
   readonly losses: readonly number[];
   readonly violations: readonly string[];
+  /** The validator's conclusions per miner (by hotkey address), when one ran. */
+  readonly scores: Readonly<Record<string, MinerScoreSummary>>;
+  /** The adversaries' hotkey addresses (the keys of `scores`). */
+  readonly adversaries: readonly string[];
+  /** The validator's hotkey address, when one ran. */
+  readonly validator?: string;
 }
 
 /** Runs a swarm to completion and reports it. */
 export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
   await cryptoReady();
-  const nats: EmbeddedNats | undefined = o.nats === undefined ? await startEmbeddedNats() : undefined;
-  const nc = await connectNats(o.nats ?? (nats as EmbeddedNats).url, "swarmline-sim");
   const run = o.run ?? `sim-${o.seed}-${randomBytes(3).toString("hex")}`;
+  const orchKey = loadHotkey("//Alice");
+  const validatorKey = loadHotkey("//Validator");
+  const uris = Array.from({ length: o.miners }, (_, i) => `//Miner${i}`);
+  const keys = uris.map((u) => loadHotkey(u));
+  const minerAddresses = keys.map((k) => k.address);
+  // The gatekeeper's registry on a secured bus: the sim's miners and its validator.
+  const members = new Map<string, ReadonlySet<JoinRole>>([...minerAddresses.map((a) => [a, new Set<JoinRole>(["miner"])] as const), [validatorKey.address, new Set<JoinRole>(["validator"])]]);
+  const bus = await openSimBus({ run, ...(o.nats === undefined ? {} : { nats: o.nats }), ...(o.cluster === undefined ? {} : { cluster: o.cluster }), secure: o.secure === true, members, root: orchKey.address });
+  const { nc, log, blobs, data } = bus.root;
   const cleanups: (() => Promise<unknown>)[] = [];
+  const quiet = reportOutages(nc, "sim", (line) => process.stderr.write(`${line}\n`));
+  cleanups.push(async () => quiet());
   try {
-    const log = makeNatsEventLog(nc);
-    const blobs = await natsBlobStore(nc, run);
-    const data = await natsDataChannel(nc, run);
-    const orchKey = loadHotkey("//Alice");
     const config = await buildRunConfig({ run, orchestrator: orchKey.address, settings: o, blobs });
     const model = readModel(config);
     const corpus = sotuCorpus();
@@ -112,6 +145,20 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
       errors.push(e);
       process.stderr.write(`sim: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
     };
+    // A fresh head file for this run; without a validator's window, an anchor every 50 microbatches (and one at completion).
+    if (o.headFile !== undefined) writeFileSync(o.headFile, "");
+    const anchors = o.headFile === undefined ? undefined : startHeadAnchors({ feed, hotkey: orchKey, file: o.headFile, every: 50, onError });
+    cleanups.push(async () => anchors?.stop());
+    // The validator: its own feed from the run's first fact, the sim's kernels for re-execution.
+    // It starts before the run, so it records its settings before the first window's work.
+    const vbus = o.validator === false ? undefined : await bus.member(validatorKey, "validator");
+    if (vbus !== undefined && vbus !== bus.root) cleanups.push(() => vbus.close());
+    const validator = vbus === undefined ? undefined : await startValidatorHost({
+      nc: vbus.nc, run, log: vbus.log, hotkey: validatorKey, blobs: vbus.blobs, data: vbus.data, kernels: () => kernels, corpus, onError,
+      ...(vbus.sessionSeed === undefined ? {} : { sessionSeed: vbus.sessionSeed }),
+      settings: { ...defaultScoring(o.microbatches, minerAddresses, orchKey.address), ...(o.validator ?? {}) },
+    });
+    if (validator !== undefined) cleanups.push(() => validator.stop());
     const orchestrate = () => startOrchestratorHost({ feed, log, hotkey: orchKey, config, tickMs: o.tickMs ?? 100, onError });
     let orch = await orchestrate();
     cleanups.push(() => orch.stop());
@@ -134,13 +181,30 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
       }
     });
 
-    const uris = Array.from({ length: o.miners }, (_, i) => `//Miner${i}`);
-    const keys = uris.map((u) => loadHotkey(u));
+    const outages = nodeFaults(bus, run, o.killNode ?? [], feed, onError);
+    cleanups.push(() => outages.settled());
+
+    const addresses = minerAddresses;
     const hosts = new Map<number, MinerHost>();
-    const base: Omit<MinerHostOptions, "hotkey"> = { feed, log, data, blobs, kernels: () => kernels, corpus, onError };
+    const adversary = new Map((o.adversaries ?? []).map((a) => [minerIndex(a.miner, uris, addresses, "--adversary"), a.kind]));
+    const colluders = new Set([...adversary].filter(([, k]) => k === "colluding").map(([i]) => addresses[i] as string));
+    const base: Omit<MinerHostOptions, "hotkey"> = { feed, log, data, blobs, kernels: () => kernels, corpus, onError, isColluder: (m) => colluders.has(m) };
     const start = async (i: number): Promise<void> => {
-      hosts.set(i, await startMinerHost({ ...base, hotkey: keys[i] as (typeof keys)[number] }));
+      const kind = adversary.get(i);
+      const hotkey = keys[i] as (typeof keys)[number];
+      // Secured, each miner (and each restart of one) joins through the gatekeeper on its own connection.
+      const own = await bus.member(hotkey, "miner");
+      const ownIo = own === bus.root ? {} : { log: own.log, data: own.data, blobs: own.blobs, ...(own.sessionSeed === undefined ? {} : { sessionSeed: own.sessionSeed }) };
+      const h = await startMinerHost({ ...base, ...ownIo, hotkey, ...(kind === undefined ? {} : { adversary: kind }) });
+      if (own !== bus.root) void h.done.then(() => own.close());
+      hosts.set(i, h);
     };
+    // A kicked miner loses its place on a secured bus too (the server disconnects it).
+    if (bus.secure) feed.listen(({ fact, view }) => {
+      if (fact.type === "MinerKicked" && fact.actor === view.config?.orchestrator) void bus.remove(fact.payload.miner).catch(onError);
+    });
+
+
     const late = new Map((o.lateJoin ?? []).map((j) => [j.miner, "step" in j ? (v: OrchestratorState) => v.counters.completed >= j.step : j.when]));
     for (let i = 0; i < o.miners; i++) if (!late.has(i)) await start(i);
     feed.listen(({ view }) => {
@@ -152,7 +216,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     cleanups.push(async () => { for (const h of hosts.values()) await h.kill(); });
 
     // Faults, driven by the log: kills at a completed count or mid-merge, dropout per recorded clock tick.
-    const kills = (o.kill ?? []).map((k) => ({ ...k, index: indexOf(k.miner, uris, keys.map((x) => x.address)), done: false }));
+    const kills = (o.kill ?? []).map((k) => ({ ...k, index: minerIndex(k.miner, uris, keys.map((x) => x.address)), done: false }));
     const dead = new Map<number, number>(); // miner index -> tick it rejoins
     feed.listen(({ fact, view }) => {
       for (const k of kills) if (!k.done && ("step" in k ? view.counters.completed >= k.step : fact.type === "PartitionsSent" && fact.actor === keys[k.index]?.address)) {
@@ -223,6 +287,12 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
 
     const final = await Promise.race([completed, feed.done.then(() => { throw new Error("the run feed stopped"); })]);
     const secs = (performance.now() - started) / 1000;
+    // The miners stay until the validator judged the last window (they open the weights its checks name).
+    if (validator !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([validator.done, new Promise((r) => (timer = setTimeout(r, 120_000)))]);
+      clearTimeout(timer);
+    }
     const params = composed();
     await evals;
     const last = await params;
@@ -230,35 +300,68 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     // Let miners record their last facts, then read the log as it stands.
     for (const h of hosts.values()) await h.leave("run completed").catch(onError);
     hosts.clear();
-    if (o.logLines !== undefined) await Effect.runPromise(exportLog(run, o.logLines).pipe(Effect.provideService(EventLog, log)));
+    // The last anchor holds the whole log as it stands (the validator's last window, the miners' leaving).
+    if (anchors !== undefined) {
+      await feed.reached(await Effect.runPromise(log.lastSeq(run)));
+      anchors.final();
+    }
+    if (o.logLines !== undefined) await Effect.runPromise(exportLog(run, o.logLines, { maxBytes: ingestMaxBytes() }).pipe(Effect.provideService(EventLog, log)));
     const schedule = checkInvariants(stats.facts());
     const c = final.counters;
     return {
-      runId: run,
-      steps: c.completed,
-      tokens: c.tokens,
-      tokensPerSecond: secs > 0 ? c.tokens / secs : 0,
-      valBpb: curve[curve.length - 1]?.[1] ?? Number.NaN,
-      lossCurve: curve,
-      compressionRatio: stats.compressionRatio(),
-      merges: { done: c.mergesDone, skipped: c.partitionsSkipped, disputes: c.disputes },
-      microbatches: { issued: c.issued, completed: c.completed, reissued: c.reissued, lost: o.microbatches - stats.distinctCompleted() },
-      events: feed.events(),
-      losses: stats.losses(),
+      ...runFigures({ run, counters: c, secs, curve, stats, microbatches: o.microbatches, events: feed.events() }),
       violations: [...schedule.violations, ...errors.map((e) => `host error: ${e instanceof Error ? e.message : String(e)}`)],
+      scores: validator === undefined ? {} : summarizeScores(stats.facts(), validator.id),
+      adversaries: [...adversary.keys()].sort((a, b) => a - b).map((i) => addresses[i] as string),
+      ...(validator === undefined ? {} : { validator: validator.id }),
     };
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    await nc.drain().catch(() => undefined);
-    await nats?.stop();
+    await bus.close();
   }
 };
 
+/** Kills the sim's own server nodes at completed-microbatch counts and restarts each later; `settled()` waits for the restarts. */
+const nodeFaults = (
+  bus: SimBus, run: string, kills: NonNullable<SimOptions["killNode"]>, feed: RunFeed, onError: (e: unknown) => void,
+): { settled(): Promise<unknown> } => {
+  const { nodes } = bus;
+  for (const k of kills) if (nodes.length === 0 || (k.node !== "leader" && nodes[k.node - 1] === undefined))
+    throw new RangeError(`--kill-node ${k.node}@${k.step}: the sim runs ${nodes.length} server node${nodes.length === 1 ? "" : "s"} of its own`);
+  const pending = [...kills];
+  const restarts: Promise<void>[] = [];
+  /** The node to kill, 1-based: the facts stream's leader as the stream reports it, or the one named. */
+  const pick = async (node: number | "leader"): Promise<number> => {
+    if (node !== "leader") return node;
+    if (nodes.length === 1) return 1;
+    const name = await streamLeader(bus.root.nc, streams.facts(run));
+    const i = name === undefined ? -1 : bus.names.indexOf(name);
+    if (i < 0) throw new Error(`the facts stream's leader (${name ?? "none"}) is not one of the sim's nodes`);
+    return i + 1;
+  };
+  feed.listen(({ view }) => {
+    for (const k of [...pending]) if (view.counters.completed >= k.step) {
+      pending.splice(pending.indexOf(k), 1);
+      const after = k.restartAfterMs ?? 3_000;
+      const at = view.counters.completed;
+      restarts.push(pick(k.node).then(async (i) => {
+        const node = nodes[i - 1] as SimBus["nodes"][number];
+        process.stderr.write(`sim: SIGKILL of server node ${i} ${bus.names[i - 1]}${k.node === "leader" ? " (the facts stream's leader)" : ""} after ${at} microbatches; restarting it in ${after / 1000} s\n`);
+        await node.kill();
+        await new Promise((r) => setTimeout(r, after));
+        await node.restart();
+        process.stderr.write(`sim: server node ${i} restarted on ${node.url}\n`);
+      }).catch(onError));
+    }
+  });
+  return { settled: () => Promise.all(restarts) };
+};
+
 /** A miner given as an index ("3") or a hotkey URI ("//Miner3") or address. */
-const indexOf = (m: string, uris: readonly string[], addresses: readonly string[]): number => {
+export const minerIndex = (m: string, uris: readonly string[], addresses: readonly string[], flag = "--kill-miner"): number => {
   const byIndex = Number(m);
   if (Number.isInteger(byIndex) && byIndex >= 0 && byIndex < uris.length) return byIndex;
   const i = uris.indexOf(m) >= 0 ? uris.indexOf(m) : addresses.indexOf(m);
-  if (i < 0) throw new RangeError(`--kill-miner: no miner "${m}" (use 0..${uris.length - 1})`);
+  if (i < 0) throw new RangeError(`${flag}: no miner "${m}" (use 0..${uris.length - 1})`);
   return i;
 };

@@ -1,6 +1,7 @@
 // Run statistics from the facts alone (what any reader of the log can compute): per-microbatch
 // losses, completions, and the compression ratio of the boundary traffic.
 import type { SwarmFact } from "../../events/swarm/index.js";
+import type { Counters } from "../../machines/orchestrator/index.js";
 import { tokens } from "../../kernels/model/config.js";
 import type { SwarmModel } from "./model.js";
 
@@ -54,3 +55,29 @@ export class RunStats {
     return (tokens(this.model.gpt) * this.model.gpt.dModel * 4) / (this.wireBytes / this.messages);
   }
 }
+
+/** The figures every sim reports from its run's counters and stats (real-time and deterministic alike). */
+export const runFigures = (o: {
+  readonly run: string;
+  readonly counters: Counters;
+  readonly secs: number;
+  readonly curve: [number, number][];
+  readonly stats: RunStats;
+  readonly microbatches: number;
+  readonly events: number;
+}) => {
+  const c = o.counters;
+  return {
+    runId: o.run,
+    steps: c.completed,
+    tokens: c.tokens,
+    tokensPerSecond: o.secs > 0 ? c.tokens / o.secs : 0,
+    valBpb: o.curve[o.curve.length - 1]?.[1] ?? Number.NaN,
+    lossCurve: o.curve,
+    compressionRatio: o.stats.compressionRatio(),
+    merges: { done: c.mergesDone, skipped: c.partitionsSkipped, disputes: c.disputes },
+    microbatches: { issued: c.issued, completed: c.completed, reissued: c.reissued, lost: o.microbatches - o.stats.distinctCompleted() },
+    events: o.events,
+    losses: o.stats.losses(),
+  };
+};

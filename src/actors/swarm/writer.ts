@@ -1,13 +1,18 @@
 // An actor's writer: its hotkey, a session key certified by the hotkey, its hash chain, and a
 // serialized append queue onto the run's log (expected last subject sequence on every append,
-// consecutive drafts batched under one signature, bus failures retried with the same event ids).
+// consecutive drafts batched under one signature, bus failures retried with the same event ids,
+// foreign messages on its subject reported and appended after).
 import { randomBytes } from "node:crypto";
 import { Effect, Stream } from "effect";
 import { ActorChain, sessionCertifiedDraft } from "../../events/chain.js";
 import type { Draft, Envelope } from "../../events/envelope.js";
+import { parseEntry } from "../eventlog/codec.js";
+import { type ForeignMessage, UnreadableEntry } from "../eventlog/errors.js";
 import type { EventLogShape } from "../eventlog/service.js";
+import { RIDE_THROUGH } from "../nats/ride-through.js";
 import { certifySessionKey, type Hotkey, nodeCrypto, sessionKey } from "../identity/index.js";
 import type { FeedHead } from "./feed.js";
+import { judgeTail } from "./foreign.js";
 
 export interface WriterOptions {
   readonly log: EventLogShape;
@@ -21,7 +26,15 @@ export interface WriterOptions {
   readonly sessionSeed?: Uint8Array;
   /** Step recorded on the certificate event. */
   readonly step?: number;
+  /** Told of each foreign message found on the actor's subject; default: a line on stderr. */
+  readonly onForeign?: (e: ForeignMessage) => void;
 }
+
+/**
+ * Conflicts in a row that foreign messages may cause before the writer gives up: each costs the
+ * publisher one message, the writer a read of its subject's tail.
+ */
+const MAX_FOREIGN_CONFLICTS = 100;
 
 /** Appends one actor's facts in order. Create with `openWriter` (it certifies the session key). */
 export class ActorWriter {
@@ -29,15 +42,29 @@ export class ActorWriter {
   private queue: { draft: Draft; resolve: (e: Envelope) => void; reject: (e: unknown) => void }[] = [];
   private flushing = false;
   private failed: unknown;
+  private foreign = 0;
 
+  /**
+   * @param headKey the session key in force at the chain's stored head (the feed's; "" if none):
+   *   what another session's events extending it would be signed with, until a certificate.
+   * @param ownKey this session's key, in force once its certificate is stored.
+   */
   constructor(
     private readonly log: EventLogShape,
     private readonly chain: ActorChain,
     private lastStreamSeq: number,
+    private headKey: string,
+    private readonly ownKey: string,
+    private readonly onForeign: (e: ForeignMessage) => void,
   ) {}
 
   get actor(): string {
     return this.chain.actor;
+  }
+
+  /** Foreign messages found on the actor's subject so far (each reported to onForeign). */
+  get foreignMessages(): number {
+    return this.foreign;
   }
 
   /** Appends `draft` after everything queued before it; resolves with its envelope once stored. */
@@ -77,19 +104,56 @@ export class ActorWriter {
   }
 
   private async appendWithRetry(envelopes: readonly Envelope[]): Promise<readonly number[]> {
+    let conflicts = 0;
+    let unavailableSince: number | undefined;
     for (let attempt = 0; ; attempt++) {
       const r = await Effect.runPromise(
         Effect.result(this.log.append(this.chain.run, this.chain.actor, envelopes, { expectedLastSubjectSeq: this.lastStreamSeq })),
       );
-      if (r._tag === "Success") return r.success;
+      if (r._tag === "Success") {
+        this.headKey = this.ownKey; // the session's first batch is its certificate
+        return r.success;
+      }
       const err = r.failure;
-      // Retried appends carry the same event ids, so the stream deduplicates what already landed.
-      if (err._tag === "NatsUnavailable" && attempt < 10) {
-        await new Promise((res) => setTimeout(res, 200 * (attempt + 1)));
-        continue;
+      // Retried appends carry the same event ids and the same expected sequence, so the stream
+      // deduplicates what already landed; the server's absence is waited through (RIDE_THROUGH).
+      if (err._tag === "NatsUnavailable") {
+        unavailableSince ??= performance.now();
+        if (performance.now() - unavailableSince < RIDE_THROUGH.maxMs) {
+          await new Promise((res) => setTimeout(res, RIDE_THROUGH.backoffMs[Math.min(attempt, RIDE_THROUGH.backoffMs.length - 1)]));
+          continue;
+        }
+      }
+      if (err._tag === "AppendConflict" && conflicts++ < MAX_FOREIGN_CONFLICTS) {
+        const end = await this.pastForeign(envelopes);
+        if (end !== undefined) {
+          this.lastStreamSeq = end;
+          continue;
+        }
       }
       throw err;
     }
+  }
+
+  /**
+   * After a conflict: the subject's last sequence when every message stored there since this
+   * writer's last append is foreign (each reported), so the batch can go after them; undefined
+   * when the actor's own chain moved on (another session of this hotkey appended): a real conflict.
+   */
+  private async pastForeign(envelopes: readonly Envelope[]): Promise<number | undefined> {
+    const { run, actor } = this.chain;
+    const end = await Effect.runPromise(this.log.lastSubjectSeq(run, actor));
+    if (end <= this.lastStreamSeq) return undefined;
+    const tail = await Effect.runPromise(Stream.runCollect(this.log.readRaw(run, { fromSeq: this.lastStreamSeq + 1, toSeq: end, actor })));
+    const first = envelopes[0] as Envelope;
+    const head = first.seq === 1 ? undefined : { seq: first.seq - 1, hash: first.prev, sessionKey: this.headKey };
+    const verdict = judgeTail(run, actor, head, [...tail], new Set(envelopes.map((e) => e.id)));
+    if (verdict.own) return undefined;
+    for (const f of verdict.foreign) {
+      this.foreign += 1;
+      this.onForeign(f);
+    }
+    return end;
   }
 }
 
@@ -101,7 +165,8 @@ export const openWriter = async (o: WriterOptions): Promise<ActorWriter> => {
   const signer = sessionKey(o.sessionSeed ?? new Uint8Array(randomBytes(32)));
   const head = await storedTail(o);
   const chain = new ActorChain(nodeCrypto, signer, o.run, o.hotkey.address, head.seq === 0 ? undefined : { seq: head.seq, hash: head.hash });
-  const writer = new ActorWriter(o.log, chain, head.streamSeq);
+  const onForeign = o.onForeign ?? ((e: ForeignMessage) => process.stderr.write(`${o.hotkey.address.slice(0, 8)}: ${e.message}; appending after it\n`));
+  const writer = new ActorWriter(o.log, chain, head.streamSeq, head.sessionKey, signer.publicKeyHex, onForeign);
   const cert = certifySessionKey(o.hotkey, o.run, signer);
   await writer.append(sessionCertifiedDraft(cert, { id: certId(o.run, o.hotkey.address, o.session), step: o.step ?? 0 }));
   return writer;
@@ -119,8 +184,10 @@ export const certId = (run: string, actor: string, session: string): string => `
 const storedTail = async (o: WriterOptions): Promise<FeedHead> => {
   const last = await Effect.runPromise(o.log.lastSubjectSeq(o.run, o.hotkey.address));
   if (last <= o.head.streamSeq) return o.head;
-  const entries = await Effect.runPromise(Stream.runCollect(o.log.read(o.run, { fromSeq: last, toSeq: last })));
-  const e = [...entries].find((x) => x.envelope.actor === o.hotkey.address);
-  if (e === undefined || e.envelope.seq <= o.head.seq) return o.head;
-  return { seq: e.envelope.seq, hash: e.envelope.hash, streamSeq: e.seq };
+  const entries = await Effect.runPromise(Stream.runCollect(o.log.readRaw(o.run, { fromSeq: last, toSeq: last, actor: o.hotkey.address })));
+  // Read leniently: a foreign message there (not JSON, another actor's) is passed by the first append.
+  const raw = [...entries][0];
+  const e = raw === undefined ? undefined : parseEntry(o.run, raw);
+  if (e === undefined || e instanceof UnreadableEntry || e.envelope.actor !== o.hotkey.address || !(e.envelope.seq > o.head.seq)) return o.head;
+  return { seq: e.envelope.seq, hash: e.envelope.hash, streamSeq: e.seq, sessionKey: o.head.sessionKey };
 };

@@ -15,7 +15,8 @@ import { connectNats } from "../../../src/actors/nats/connection.js";
 import { makeNatsEventLog } from "../../../src/actors/nats/eventlog.js";
 import { startEmbeddedNats, type EmbeddedNats } from "../../../src/actors/nats/testing.js";
 import { parseLogLines } from "../../../src/events/jsonl.js";
-import { asSwarmFact, type SwarmFact } from "../../../src/events/swarm/index.js";
+import { decodeFacts } from "../../../src/events/facts.js";
+import type { SwarmFact } from "../../../src/events/swarm/index.js";
 import { verifyLog } from "../../../src/events/verify.js";
 import { vocabularyRegistry } from "../../../src/events/vocabulary.js";
 import { auditDecisions, checkInvariants } from "../../../src/machines/orchestrator/index.js";
@@ -129,7 +130,7 @@ describe("orchestrator and miners as separate processes", () => {
     expect(verdict.ok, JSON.stringify(verdict)).toBe(true);
     const parsed = parseLogLines(lines);
     if (parsed._tag === "Failure") throw new Error(parsed.failure.detail);
-    const facts: SwarmFact[] = parsed.success.entries.flatMap((e) => asSwarmFact(e.event, e.event.payload) ?? []);
+    const facts: SwarmFact[] = decodeFacts(parsed.success.entries.map((e) => e.event));
     expect(auditDecisions(facts)).toEqual([]);
     const schedule = checkInvariants(facts);
     expect(schedule.violations).toEqual([]);

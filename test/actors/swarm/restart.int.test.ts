@@ -5,7 +5,7 @@ import { startEmbeddedNats, type EmbeddedNats } from "../../../src/actors/nats/t
 import { runSwarmSim } from "../../../src/actors/swarm/sim-run.js";
 import { nodeCrypto } from "../../../src/actors/identity/node-crypto.js";
 import { parseLogLines } from "../../../src/events/jsonl.js";
-import { asSwarmFact } from "../../../src/events/swarm/index.js";
+import { decodeFacts } from "../../../src/events/facts.js";
 import { verifyLog } from "../../../src/events/verify.js";
 import { vocabularyRegistry } from "../../../src/events/vocabulary.js";
 import { auditDecisions, checkInvariants } from "../../../src/machines/orchestrator/index.js";
@@ -32,7 +32,7 @@ describe("orchestrator restart", () => {
     // Two sessions of the orchestrator, each certified on the same chain.
     expect(events.filter((e) => e.type === "SessionKeyCertified" && e.actor === orchestrator)).toHaveLength(2);
     expect(verifyLog(nodeCrypto, vocabularyRegistry(), lines).ok).toBe(true);
-    const facts = events.flatMap((e) => asSwarmFact(e, e.payload) ?? []);
+    const facts = decodeFacts(events);
     expect(auditDecisions(facts)).toEqual([]);
     expect(checkInvariants(facts)).toMatchObject({ completed: 24, violations: [] });
   });

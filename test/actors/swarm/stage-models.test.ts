@@ -1,7 +1,7 @@
 // Which activation strategy a miner's stage runs with: the last stage recomputes (its backward is
 // the whole fused step), the others keep their activations unless that is too much per lease.
 import { describe, expect, it } from "vitest";
-import { KEEP_ACTIVATIONS_BYTES, minerStageModels } from "../../../src/actors/swarm/compute.js";
+import { KEEP_ACTIVATIONS_BYTES, minerStageModels } from "../../../src/actors/swarm/stage-kernels.js";
 import { DEFAULT_CONFIG } from "../../../src/kernels/model/config.js";
 import { savedBytes } from "../../../src/kernels/model/stage.js";
 

@@ -1,0 +1,56 @@
+// The merge's blob I/O: a miner's snapshot stored as partitions, a reducer's sample-weighted mean
+// (or outer step) of one partition, and a participant fetching the accepted results; each one
+// verifying what it reads and going on without a forged or missing blob.
+import { type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter } from "../../machines/protocol/index.js";
+import type { ReduceTask } from "../../machines/worker/index.js";
+import { type BlobCorrupt, type BlobMissing, type BlobStore, f32View, findF32, getF32, unlessForged } from "./blob-store.js";
+
+/** Stores a weight snapshot cut into `count` partitions; their refs in order. `snap` must not change meanwhile. */
+export const putPartitions = (blobs: BlobStore, snap: Float32Array, count: number): Promise<string[]> =>
+  Promise.all(partitionBounds(snap.length, count).map((q) => blobs.put(f32View(snap.subarray(q.start, q.end)))));
+
+/**
+ * The parameters of each accepted partition of a merge of a `size`-value stage (by content hash;
+ * under an outer rule the parameter half of the result); undefined for skipped partitions and
+ * results of the wrong size, and for a result whose stored bytes are not its hash or that is not in
+ * the store (given to `report`): the miner keeps that partition's own values rather than stop.
+ */
+type Report = (e: BlobCorrupt | BlobMissing) => void;
+export const fetchResults = async (blobs: BlobStore, size: number, results: readonly (string | null)[], outer: boolean, report: Report): Promise<(Float32Array | undefined)[]> => {
+  const parts = partitionBounds(size, results.length);
+  return Promise.all(results.map(async (h, i) => {
+    const q = parts[i];
+    if (h === null || q === undefined) return undefined;
+    const x = await unlessForged(getF32(blobs, h), report, true);
+    return x === undefined ? undefined : resultParams(x, q.end - q.start, outer);
+  }));
+};
+
+/**
+ * A reducer's work: the sample-weighted mean of one partition over the sealed contributors, in
+ * miner-id order (weightedAverage), or under an outer rule (DiLoCo) the outer Nesterov step from
+ * the partition's previous merge result (reduceResult); stored, its ref is the result hash both
+ * reducers publish. A contributor whose stored bytes are not its ref (given to `report`) is left
+ * out of the mean: every honest reducer reads the same store, so they still agree.
+ */
+export const reducePartition = async (blobs: BlobStore, task: ReduceTask, report: Report, tamper?: (x: Float32Array) => Float32Array): Promise<string> => {
+  const all = await Promise.all(task.contributors.map(async (c) => {
+    const data = await unlessForged(findF32(blobs, c.ref).then((x) => x ?? new Float32Array(0)), report);
+    return data === undefined ? undefined : { miner: c.miner, samples: Math.max(1, c.samples), data };
+  }));
+  const data = all.filter((c) => c !== undefined);
+  const result = reduceResult(data, await outerBasis(blobs, task));
+  return blobs.put(f32View(tamper === undefined ? result : tamper(result)));
+};
+
+/** What an outer step starts from: the previous result's parameters and momentum, or the initial weights' slice. */
+const outerBasis = async (blobs: BlobStore, task: ReduceTask): Promise<OuterBasis | undefined> => {
+  const t = task.outer;
+  if (t === undefined) return undefined;
+  const rule = { lr: t.lr, momentum: t.momentum };
+  if (t.previous !== null) {
+    const prev = unpackOuter(await getF32(blobs, t.previous), t.end - t.start);
+    return { rule, anchor: prev.params, momentum: prev.momentum };
+  }
+  return { rule, anchor: (await getF32(blobs, t.initial)).slice(t.start, t.end), momentum: null };
+};
