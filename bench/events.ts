@@ -1,7 +1,9 @@
 // `npm run bench -- events [--events N] [--actors A] [--batch B] [--reps R]`: in one run against one embedded
 // nats-server, the raw JetStream baseline (async-ack publish, ordered-consumer replay) and
 // Swarmline's signed append (ActorChain.seal + EventLog.append) and verified replay (EventLog.readRaw
-// + LogVerifier in a worker). Prints the figures and writes bench/results/events.json.
+// + LogVerifier in a worker). Then all of it again with authorization on (an nkey user checked
+// against a per-subject allow-list). Prints the figures and writes bench/results/events.json
+// (`secure` holds the second pass).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { Effect, Stream } from "effect";
@@ -9,6 +11,8 @@ import { EventLog } from "../src/actors/eventlog/service.js";
 import { startVerifyWorker, verifiedReplay, type VerifyWorker } from "../src/actors/eventlog/verified-replay.js";
 import { certifySessionKey, fixedRng, loadHotkey, nodeCrypto, sessionKey } from "../src/actors/identity/index.js";
 import { connectNats } from "../src/actors/nats/connection.js";
+import { nkeyOfEd25519, sessionAuthenticator } from "../src/actors/nats/nkey.js";
+import { subjects } from "../src/events/subjects.js";
 import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
 import { layerNats } from "../src/actors/nats/eventlog.js";
 import { ackPublisher } from "../src/actors/nats/publisher.js";
@@ -50,8 +54,36 @@ export const run = async (args: string[]): Promise<void> => {
   const actors = arg(args, "actors", 8);
   const batch = arg(args, "batch", 64);
   const reps = arg(args, "reps", 3);
-  const nats = await startEmbeddedNats();
-  const nc = await connectNats(nats.url);
+  const out = new URL("./results/", import.meta.url);
+  mkdirSync(out, { recursive: true });
+  const open = await measure({ events, actors, batch, reps, secure: false });
+  // The same with authorization on: one nkey user whose permissions list each bench actor's fact
+  // subject, as a secured run's members have (src/actors/nats/permissions.ts), so every publish is
+  // checked against an allow-list of that size.
+  const secured = await measure({ events, actors, batch, reps, secure: true });
+  const result = { ...open, secure: secured };
+  writeFileSync(new URL("events.json", out), `${JSON.stringify(result, null, 2)}\n`);
+};
+
+interface Measured {
+  readonly ratios: { readonly append_vs_raw: number; readonly replay_vs_raw: number };
+  readonly figures: Record<string, number>;
+}
+
+const measure = async (o: { events: number; actors: number; batch: number; reps: number; secure: boolean }): Promise<Measured> => {
+  const { events, actors, batch, reps } = o;
+  const signer = sessionKey(new Uint8Array(32).fill(200));
+  const nkey = nkeyOfEd25519(signer.publicKeyHex);
+  const runs = Array.from({ length: reps }, (_, r) => `${RUN}${r}`);
+  const team = Array.from({ length: actors }, (_, i) => loadHotkey(`//Bench${i}`).address);
+  const allow = [...runs.flatMap((r) => team.map((a) => subjects.facts(r, a))), ...runs.flatMap((_, r) => [`raw${r}.>`, `lean${r}.>`]), "$JS.API.>", "$JS.ACK.>"];
+  const authorization = [
+    "authorization {", "  users = [",
+    `    { nkey: ${nkey}, permissions: { publish: { allow: ${JSON.stringify(allow)} }, subscribe: { allow: ["_INBOX_bench.>"] } } }`,
+    "  ]", "}", "",
+  ].join("\n");
+  const nats = await startEmbeddedNats(o.secure ? { authorization } : {});
+  const nc = await connectNats(nats.url, "bench", o.secure ? { authenticator: sessionAuthenticator(signer), inboxPrefix: "_INBOX_bench" } : undefined);
   try {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
@@ -248,7 +280,7 @@ export const run = async (args: string[]): Promise<void> => {
     const spread = (xs: readonly number[]): string => `  [reps: ${xs.map((x) => Math.round(x / 1000)).join(", ")}k]`;
     process.stdout.write(
       [
-        `events bench: ${perActor * actors} events, ${actors} actors, batches of ${batch}, ${sampleBytes}-byte envelopes, best of ${reps}`,
+        `events bench${o.secure ? " (authorization on: nkey user, per-subject allow-list)" : ""}: ${perActor * actors} events, ${actors} actors, batches of ${batch}, ${sampleBytes}-byte envelopes, best of ${reps}`,
         `  raw JetStream publish (async acks)   ${f(result.figures.raw_publish_eps)} events/s${spread(all.rawPublish)}`,
         `    (raw, lean ack pipeline:           ${f(Math.round(best.rawLean))} events/s; append is x${(best.append / best.rawLean).toFixed(3)} of it)${spread(all.rawLean)}`,
         `  Swarmline signed append              ${f(result.figures.append_eps)} events/s  append_vs_raw ${result.ratios.append_vs_raw} (target >= 0.7)${spread(all.append)}`,
@@ -260,9 +292,7 @@ export const run = async (args: string[]): Promise<void> => {
       ].join("\n"),
     );
     await verifyWorker.stop();
-    const out = new URL("./results/", import.meta.url);
-    mkdirSync(out, { recursive: true });
-    writeFileSync(new URL("events.json", out), `${JSON.stringify(result, null, 2)}\n`);
+    return result;
   } finally {
     await nc.drain();
     await nats.stop();
