@@ -2,7 +2,7 @@
 // live through the run feed (the same verified, ingest-gated reading the hosts use).
 import { readFileSync } from "node:fs";
 import { Result } from "effect";
-import { decodeFactsChecked } from "../../events/facts.js";
+import { decodeFact } from "../../events/facts.js";
 import { parseLogLines, splitLines } from "../../events/jsonl.js";
 import { connectNats, type NatsConnection } from "../nats/connection.js";
 import { listRuns } from "../nats/runs.js";
@@ -32,9 +32,10 @@ export const fileSource = (file: string): DashboardSource & { readonly refused: 
     refused: () => dropped,
     start: async (onFact) => {
       for (const e of entries) {
-        const d = decodeFactsChecked([e.event]);
-        dropped += d.refused.length;
-        for (const f of d.facts) onFact(e.seq, f, e.event);
+        const d = decodeFact(e.event);
+        if (d === undefined) continue;
+        if ("refused" in d) dropped += 1;
+        else onFact(e.seq, d.fact, e.event);
       }
     },
     stop: async () => undefined,

@@ -1,6 +1,6 @@
 // The run feed: one verified reading of a run's facts per process. A durable consumer passes every
 // message through the IngestGate (bad input goes to dead letters), the swarm facts are folded into
-// the orchestrator view in log order, and each (fact, view) is handed to the local hosts. Hosts in
+// the orchestrator view in the order the gate releases them (events/fold-order.ts), and each (fact, view) is handed to the local hosts. Hosts in
 // one process (a sim) share a feed, so the log is verified and folded once, not once per host.
 import type { Envelope } from "../../events/envelope.js";
 import type { SessionCertificate } from "../../events/certificate.js";
@@ -45,13 +45,6 @@ export interface RunFeed {
   position(): number;
   /** Events accepted so far (every type). */
   events(): number;
-  /**
-   * Unsigned events waiting for their chain's signed head. Their batch can sit in the stream before
-   * facts the feed has already folded (a batch split by interleaved appends, as after a server
-   * restart when every writer re-sends at once), so a view folded while some are held can differ
-   * from the log's order at the same basis.
-   */
-  held(): number;
   /** An actor's head as the feed has seen it (seq 0 when it has none). */
   head(actor: string): FeedHead;
   /** Every actor's head as the feed has seen it. */
@@ -127,7 +120,6 @@ export const startRunFeed = async (nc: NatsConnection, run: string, name = `feed
     lastFact: () => last,
     position: () => position,
     events: () => count,
-    held: () => gate.heldCount(),
     head: (actor) => heads.get(actor) ?? { seq: 0, hash: "", streamSeq: 0, sessionKey: "" },
     heads: () => new Map(heads),
     reached: (seq) => (seq <= position ? Promise.resolve() : new Promise((resolve) => seqWaiters.push({ seq, resolve }))),

@@ -2,8 +2,9 @@
 // and appends its decisions on its own chain; the clock is a timer whose ticks are recorded as
 // ClockTicked facts, so time enters decisions only through the log. It decides only when its own
 // previous decisions have come back through the feed, so every batch is decided from a state that
-// is exactly a prefix of the log (the auditor's re-derivation) — and a restarted orchestrator, which
-// refolds the log first, carries on with the same decisions.
+// is exactly a prefix of the log in release order (events/fold-order.ts: the order the auditor
+// folds in) — and a restarted orchestrator, which refolds the log first, carries on with the same
+// decisions.
 import { randomBytes } from "node:crypto";
 import { Effect, Result } from "effect";
 import type { SwarmRunConfig } from "../../events/swarm/index.js";
@@ -40,9 +41,6 @@ export interface OrchestratorHost {
   /** Resolves with the final state when the run completes; rejects if the host fails. */
   readonly done: Promise<OrchestratorState>;
 }
-
-/** The longest a decision waits for held events to be released (see `settled`). */
-const HOLD_WAIT_MS = 2_000;
 
 /**
  * Starts (or resumes) the orchestrator of the feed's run. The hotkey must be the run's
@@ -81,24 +79,8 @@ export const startOrchestratorHost = async (o: OrchestratorHostOptions): Promise
     for (const d of ds) writer.append(d).catch(failWith);
   };
 
-  /**
-   * A decision waits while the feed holds unsigned events (their signed head is on its way), so it
-   * is taken from a view that folded everything stored before its basis, as the auditor will; for
-   * at most HOLD_WAIT_MS, since an event no head ever signs (a forgery, a dead session's tail) never
-   * enters either fold.
-   */
-  let heldSince: number | undefined;
-  const settled = (): boolean => {
-    if (o.feed.held() === 0) {
-      heldSince = undefined;
-      return true;
-    }
-    heldSince ??= performance.now();
-    return performance.now() - heldSince >= HOLD_WAIT_MS;
-  };
-
   const attempt = (command: OrchestratorCommand): void => {
-    if (stopped || pending !== null || !settled()) return;
+    if (stopped || pending !== null) return;
     const r = decide(command, o.feed.view());
     if (Result.isFailure(r)) return; // a rejection: nothing to record (e.g. Tick before the run starts)
     append(r.success);

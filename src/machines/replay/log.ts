@@ -1,7 +1,7 @@
 // A log made ready to fold: each entry's swarm fact decoded once (upcast to the latest version),
 // and the few things a point is resolved by (the last seq, the orchestrator's clock ticks).
 import { Result } from "effect";
-import { decodeFactsChecked } from "../../events/facts.js";
+import { decodeFact } from "../../events/facts.js";
 import type { LogEntry } from "../../events/jsonl.js";
 import type { SwarmFact } from "../../events/swarm/index.js";
 import { vocabularyRegistry } from "../../events/vocabulary.js";
@@ -31,10 +31,9 @@ export const prepareLog = (entries: readonly LogEntry[]): Result.Result<ReplayLo
   const ticks: number[] = [];
   let orchestrator: string | undefined;
   for (const e of entries) {
-    const { facts, refused } = decodeFactsChecked([e.event], registry);
-    const bad = refused[0];
-    if (bad !== undefined) return Result.fail({ _tag: "Undecodable", seq: e.seq, id: bad.id, type: bad.type, reason: bad.reason });
-    const fact = facts[0] ?? null;
+    const d = decodeFact(e.event, registry);
+    if (d !== undefined && "refused" in d) return Result.fail({ _tag: "Undecodable", seq: e.seq, id: d.refused.id, type: d.refused.type, reason: d.refused.reason });
+    const fact = d?.fact ?? null;
     if (fact?.type === "SwarmRunStarted" && orchestrator === undefined && fact.payload.orchestrator === fact.actor) orchestrator = fact.actor;
     // The clock only moves forward (a stale tick changes nothing in the fold); a jump ends every step it skips.
     if (fact?.type === "ClockTicked" && fact.actor === orchestrator) while (ticks.length < fact.payload.tick) ticks.push(out.length);

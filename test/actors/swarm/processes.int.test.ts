@@ -24,9 +24,11 @@ import { auditDecisions, checkInvariants } from "../../../src/machines/orchestra
 const BIN = fileURLToPath(new URL("../../../bin/swarmline.mjs", import.meta.url));
 const STEPS = 36;
 const RUN = "proc-run";
+// Ticks are 40 ms; a miner silent for 100 ticks (4 s) is timed out. 25 ticks (1 s) timed out a
+// live stage-1 miner under CI load (7 node processes on 2 cores), which then exited 1.
 const ORCH = [
   "--run", RUN, "--stages", "2", "--layers", "2", "--d-model", "32", "--heads", "2", "--seq", "16", "--batch", "4", "--bottleneck", "4",
-  "--steps", String(STEPS), "--merge-every", "8", "--tick-ms", "40", "--heartbeat-timeout-ticks", "25", "--lease-ticks", "150", "--json",
+  "--steps", String(STEPS), "--merge-every", "8", "--tick-ms", "40", "--heartbeat-timeout-ticks", "100", "--lease-ticks", "150", "--json",
 ];
 
 /** A child `swarmline` process with its output and exit. */
