@@ -24,17 +24,17 @@ import { LogVerifier } from "../src/events/verify.js";
 
 const RUN = "bench";
 
-const arg = (args: string[], name: string, dflt: number): number => {
+export const arg = (args: string[], name: string, dflt: number): number => {
   const i = args.indexOf(`--${name}`);
   const v = i >= 0 ? Number(args[i + 1]) : dflt;
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
   return v;
 };
 
-const seconds = (t0: number): number => (performance.now() - t0) / 1000;
+export const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 
 /** One signing actor: hotkey, session key, chain, and a supply of ClockTicked drafts. */
-const makeActor = (i: number, run: string) => {
+export const makeActor = (i: number, run: string) => {
   const hotkey = loadHotkey(`//Bench${i}`);
   const session = sessionKey(new Uint8Array(32).fill(i + 1));
   const chain = new ActorChain(nodeCrypto, session, run, hotkey.address);

@@ -160,6 +160,15 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     });
     if (validator !== undefined) cleanups.push(() => validator.stop());
     const orchestrate = () => startOrchestratorHost({ feed, log, hotkey: orchKey, config, tickMs: o.tickMs ?? 100, onError });
+    // Throughput is timed from the first lease: the run trains while later miners still start (on
+    // a cluster, where each start creates replicated consumers, a short run can end before them).
+    let started: number | undefined;
+    const unlistenStart = feed.listen(({ fact }) => {
+      if (fact.type === "MicrobatchLeased") {
+        started = performance.now();
+        unlistenStart();
+      }
+    });
     let orch = await orchestrate();
     cleanups.push(() => orch.stop());
     let finished: (s: ReturnType<typeof feed.view>) => void = () => undefined;
@@ -267,7 +276,6 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     };
     const every = o.evalEvery ?? 50;
     let nextEval = every;
-    const started = performance.now();
     feed.listen(({ fact, view }) => {
       if (fact.type === "MicrobatchCompleted" && view.counters.completed >= nextEval && view.counters.completed < o.microbatches) {
         nextEval += every;
@@ -276,7 +284,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     });
     const progress = setInterval(() => {
       const v = feed.view();
-      const secs = (performance.now() - started) / 1000;
+      const secs = started === undefined ? 0 : (performance.now() - started) / 1000;
       o.onProgress?.({
         completed: v.counters.completed, total: o.microbatches, tokens: v.counters.tokens, tokensPerSecond: secs > 0 ? v.counters.tokens / secs : 0,
         loss: stats.lastLoss(), valBpb: curve[curve.length - 1]?.[1], minersPerStage: v.stages.map((_, s) => Object.values(v.miners).filter((m) => m.status === "active" && m.stage === s).length),
@@ -286,7 +294,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     cleanups.push(async () => clearInterval(progress));
 
     const final = await Promise.race([completed, feed.done.then(() => { throw new Error("the run feed stopped"); })]);
-    const secs = (performance.now() - started) / 1000;
+    const secs = started === undefined ? 0 : (performance.now() - started) / 1000;
     // The miners stay until the validator judged the last window (they open the weights its checks name).
     if (validator !== undefined) {
       let timer: NodeJS.Timeout | undefined;
