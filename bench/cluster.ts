@@ -9,14 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
-import { EventLog, type EventLogShape } from "../src/actors/eventlog/service.js";
+import type { EventLogShape } from "../src/actors/eventlog/service.js";
 import { startVerifyWorker, verifiedReplay } from "../src/actors/eventlog/verified-replay.js";
 import { startEmbeddedCluster, streamLeader } from "../src/actors/nats/cluster.js";
 import { connectNats, type NatsConnection } from "../src/actors/nats/connection.js";
 import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
 import { layerNats, makeNatsEventLog } from "../src/actors/nats/eventlog.js";
 import { streams } from "../src/events/subjects.js";
-import { arg, makeActor, seconds } from "./events.js";
+import { appendTeam, arg, makeActor, seconds } from "./events.js";
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -29,32 +29,7 @@ const appendRun = async (nc: NatsConnection, run: string, events: number, actors
   const perActor = Math.ceil(events / actors);
   const team = Array.from({ length: actors }, (_, i) => makeActor(i, run));
   const t0 = performance.now();
-  const n = await Effect.runPromise(
-    Effect.provide(
-      Effect.gen(function* () {
-        const log = yield* EventLog;
-        const counts = yield* Effect.all(
-          team.map((a) =>
-            Effect.gen(function* () {
-              let last = 0;
-              let k = 0;
-              while (k < perActor) {
-                const b = Math.min(batch, perActor - k);
-                const envs = k === 0 ? [...a.open(), ...a.chain.seal(a.drafts(b - 1))] : a.chain.seal(a.drafts(b));
-                const seqs = yield* log.append(run, a.actor, envs, { expectedLastSubjectSeq: last });
-                last = seqs[seqs.length - 1] ?? last;
-                k += b;
-              }
-              return k;
-            }),
-          ),
-          { concurrency: "unbounded" },
-        );
-        return counts.reduce((x, y) => x + y, 0);
-      }),
-      layerNats(nc),
-    ),
-  );
+  const n = await Effect.runPromise(Effect.provide(appendTeam(team, perActor, batch), layerNats(nc)));
   return n / seconds(t0);
 };
 

@@ -49,6 +49,34 @@ export const makeActor = (i: number, run: string) => {
   return { actor: hotkey.address, chain, drafts, open };
 };
 
+/**
+ * Each actor appends `perActor` events in batches of `batch` on its chain (its certificate first),
+ * guarded by the expected last subject sequence as hosts append; the actors run concurrently.
+ * Resolves with the number appended.
+ */
+export const appendTeam = (team: readonly ReturnType<typeof makeActor>[], perActor: number, batch: number) =>
+  Effect.gen(function* () {
+    const log = yield* EventLog;
+    const counts = yield* Effect.all(
+      team.map((a) =>
+        Effect.gen(function* () {
+          let last = 0;
+          let n = 0;
+          while (n < perActor) {
+            const k = Math.min(batch, perActor - n);
+            const envs = n === 0 ? [...a.open(), ...a.chain.seal(a.drafts(k - 1))] : a.chain.seal(a.drafts(k));
+            const seqs = yield* log.append(a.chain.run, a.actor, envs, { expectedLastSubjectSeq: last });
+            last = seqs[seqs.length - 1] ?? last;
+            n += k;
+          }
+          return n;
+        }),
+      ),
+      { concurrency: "unbounded" },
+    );
+    return counts.reduce((x, y) => x + y, 0);
+  });
+
 export const run = async (args: string[]): Promise<void> => {
   const events = arg(args, "events", 60_000);
   const actors = arg(args, "actors", 8);
@@ -154,32 +182,7 @@ const measure = async (o: { events: number; actors: number; batch: number; reps:
       const run = `${RUN}${rep}`;
       const team = Array.from({ length: actors }, (_, i) => makeActor(i, run));
       const t0 = performance.now();
-      const appended = await Effect.runPromise(
-        Effect.provide(
-          Effect.gen(function* () {
-            const log = yield* EventLog;
-            const counts = yield* Effect.all(
-              team.map((a) =>
-                Effect.gen(function* () {
-                  let last = 0;
-                  let n = 0;
-                  while (n < perActor) {
-                    const k = Math.min(batch, perActor - n);
-                    const envs = n === 0 ? [...a.open(), ...a.chain.seal(a.drafts(k - 1))] : a.chain.seal(a.drafts(k));
-                    const seqs = yield* log.append(run, a.actor, envs, { expectedLastSubjectSeq: last });
-                    last = seqs[seqs.length - 1] ?? last;
-                    n += k;
-                  }
-                  return n;
-                }),
-              ),
-              { concurrency: "unbounded" },
-            );
-            return counts.reduce((x, y) => x + y, 0);
-          }),
-          layer,
-        ),
-      );
+      const appended = await Effect.runPromise(Effect.provide(appendTeam(team, perActor, batch), layer));
       return appended / seconds(t0);
     };
 
