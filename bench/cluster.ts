@@ -9,12 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
-import type { EventLogShape } from "../src/actors/eventlog/service.js";
 import { startVerifyWorker, verifiedReplay } from "../src/actors/eventlog/verified-replay.js";
+import { loadHotkey } from "../src/actors/identity/index.js";
 import { startEmbeddedCluster, streamLeader } from "../src/actors/nats/cluster.js";
 import { connectNats, type NatsConnection } from "../src/actors/nats/connection.js";
 import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
 import { layerNats, makeNatsEventLog } from "../src/actors/nats/eventlog.js";
+import { openWriter } from "../src/actors/swarm/writer.js";
 import { streams } from "../src/events/subjects.js";
 import { appendTeam, arg, makeActor, seconds } from "./events.js";
 
@@ -66,31 +67,21 @@ const logFigures = async (url: string, o: { events: number; actors: number; batc
 const leaderKill = async (cluster: Awaited<ReturnType<typeof startEmbeddedCluster>>): Promise<{ recoverMs: number; appendedAfter: number }> => {
   const nc = await connectNats(cluster.url, "bench-cluster-kill");
   const run = "kill";
-  const a = makeActor(0, run);
   let stopAt = Number.POSITIVE_INFINITY;
   let killedAt: number | undefined;
   let firstAfter: number | undefined;
   let appendedAfter = 0;
   try {
-    const log: EventLogShape = makeNatsEventLog(nc);
-    let last = 0;
-    const appendOne = async (envs: Parameters<EventLogShape["append"]>[2]): Promise<void> => {
-      // Retried with the same ids (the stream dedupes what landed), as ActorWriter does.
-      for (;;) {
-        const r = await Effect.runPromise(Effect.result(log.append(run, a.actor, envs, { expectedLastSubjectSeq: last })));
-        if (r._tag === "Success") {
-          last = r.success[r.success.length - 1] ?? last;
-          return;
-        }
-        if (r.failure._tag !== "NatsUnavailable") throw r.failure;
-        await new Promise((res) => setTimeout(res, 50));
-      }
-    };
-    await appendOne(a.open());
+    // The hosts' writer: bus failures retried with the same event ids and expected sequence.
+    const w = await openWriter({ log: makeNatsEventLog(nc), run, hotkey: loadHotkey("//Bench0"), head: { seq: 0, hash: "", streamSeq: 0, sessionKey: "" }, session: "kill" });
+    let tick = 0;
     const writer = (async () => {
       while (performance.now() < stopAt) {
         const began = performance.now();
-        await appendOne(a.chain.seal(a.drafts(8)));
+        await Promise.all(Array.from({ length: 8 }, () => {
+          tick += 1;
+          return w.append({ id: `kill-${tick}`, type: "ClockTicked", v: 1, step: tick, payload: { tick } });
+        }));
         // Only an append sent after the kill shows the cluster serving again.
         if (killedAt !== undefined && began >= killedAt) {
           firstAfter ??= performance.now();

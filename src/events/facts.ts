@@ -32,7 +32,7 @@ export const decodeFact = (e: Envelope, registry: EventRegistry = vocabularyRegi
 export const decodeFactsChecked = (events: Iterable<Envelope>, registry: EventRegistry = vocabularyRegistry()): { readonly facts: SwarmFact[]; readonly refused: RefusedFact[] } => {
   const facts: SwarmFact[] = [];
   const refused: RefusedFact[] = [];
-  for (const e of inReleaseOrder(events, (x) => x)) {
+  for (const e of inReleaseOrder(events)) {
     const d = decodeFact(e, registry);
     if (d === undefined) continue;
     if ("fact" in d) facts.push(d.fact);

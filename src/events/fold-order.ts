@@ -10,25 +10,23 @@
 import type { Envelope } from "./envelope.js";
 
 /**
- * `items` (stream order) in release order: an unsigned event moves to just before the next signed
- * event of its actor, passed through `moved(item, signed)`. Events no later signature covers (an
- * unsigned tail, which verifyLog refuses) are left out, as the live reader never folds them.
- * Stable: a log whose batches are contiguous comes back in the same order.
+ * `events` (stream order) in release order: an unsigned event moves to just before the next signed
+ * event of its actor. Events no later signature covers (an unsigned tail, which verifyLog refuses)
+ * are left out, as the live reader never folds them. Stable: a log whose batches are contiguous
+ * comes back in the same order.
  */
-export const inReleaseOrder = <T>(items: Iterable<T>, envelope: (t: T) => Envelope, moved: (item: T, signed: T) => T = (item) => item): T[] => {
-  const out: T[] = [];
-  const held = new Map<string, T[]>();
-  for (const item of items) {
-    const e = envelope(item);
+export const inReleaseOrder = (events: Iterable<Envelope>): Envelope[] => {
+  const out: Envelope[] = [];
+  const held = new Map<string, Envelope[]>();
+  for (const e of events) {
     if (e.sig === undefined) {
       const h = held.get(e.actor);
-      if (h === undefined) held.set(e.actor, [item]);
-      else h.push(item);
+      if (h === undefined) held.set(e.actor, [e]);
+      else h.push(e);
       continue;
     }
-    for (const h of held.get(e.actor) ?? []) out.push(moved(h, item));
+    out.push(...(held.get(e.actor) ?? []), e);
     held.delete(e.actor);
-    out.push(item);
   }
   return out;
 };
