@@ -1,22 +1,25 @@
 // `swarmline log ...`: a run's log as a JSONL file: export it from NATS, import it into NATS, and
 // verify it offline. Each subcommand reports success through the exit code.
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { Effect, Result } from "effect";
 import { NatsUnavailable } from "../actors/eventlog/errors.js";
 import type { EventLog } from "../actors/eventlog/service.js";
-import { exportLog, importLog } from "../actors/eventlog/transfer.js";
-import { natsConnection } from "../actors/nats/connection.js";
-import { ingestMaxBytes } from "../actors/nats/definitions.js";
+import { importLog } from "../actors/eventlog/transfer.js";
+import { natsConnection, type NatsConnection } from "../actors/nats/connection.js";
 import { layerNats } from "../actors/nats/eventlog.js";
+import { exportFromNats } from "../actors/nats/export.js";
 import { registerVerify } from "./log-verify.js";
 import { setExit } from "./exit.js";
 
-/** Runs `program` against the EventLog on NATS at `url`; prints a failure and sets exit code 1. */
-const onNats = async <A, E>(url: string, what: string, program: Effect.Effect<A, E, EventLog>): Promise<A | undefined> => {
+/**
+ * Runs `program` against the EventLog on NATS at `url` (or a function of the connection); prints a
+ * failure and sets exit code 1.
+ */
+const onNats = async <A, E>(url: string, what: string, program: Effect.Effect<A, E, EventLog> | ((nc: NatsConnection) => Effect.Effect<A, E>)): Promise<A | undefined> => {
   const r = await Effect.runPromise(
     Effect.result(
-      Effect.scoped(Effect.flatMap(natsConnection(url, `swarmline-log-${what}`), (nc) => Effect.provide(program, layerNats(nc)))),
+      Effect.scoped(Effect.flatMap(natsConnection(url, `swarmline-log-${what}`), (nc) => (typeof program === "function" ? program(nc) : Effect.provide(program, layerNats(nc))))),
     ),
   );
   if (Result.isSuccess(r)) return r.success;
@@ -27,6 +30,13 @@ const onNats = async <A, E>(url: string, what: string, program: Effect.Effect<A,
   process.stderr.write(`swarmline log ${what}: ${tag}${e instanceof Error ? e.message : String(e)}${fix}\n`);
   setExit(1);
   return undefined;
+};
+
+/** A non-negative number of seconds (a flag's value). */
+const seconds = (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number of seconds >= 0");
+  return n;
 };
 
 const registerExport = (log: Command): void => {
@@ -41,17 +51,20 @@ const registerExport = (log: Command): void => {
     .requiredOption("--nats <url>", "NATS server URL (comma-separated for a cluster)")
     .requiredOption("--run <id>", "the run to export")
     .option("-o, --output <file>", "write to FILE instead of stdout")
-    .option("--json", "print a JSON summary line on stdout (with -o): run, events, refused, reasons, file")
-    .action(async (opts: { nats: string; run: string; output?: string; json?: boolean }) => {
+    .option("--json", "print a JSON summary line on stdout (with -o): run, events, refused, reasons, refilled, deleted, file")
+    .option("--refill-wait <seconds>", "how long to wait for producers to re-publish facts the stream lost, from their journals", seconds, 5)
+    .action(async (opts: { nats: string; run: string; output?: string; json?: boolean; refillWait: number }) => {
       const fd = opts.output === undefined ? 1 : openSync(opts.output, "w");
       try {
-        const r = await onNats(opts.nats, "export", exportLog(opts.run, (lines) => {
-          writeSync(fd, `${lines.join("\n")}\n`);
-        }, { maxBytes: ingestMaxBytes() }));
+        const write = (lines: readonly string[]): void => void writeSync(fd, `${lines.join("\n")}\n`);
+        const r = await onNats(opts.nats, "export", (nc) => exportFromNats(nc, opts.run, write, { refillWaitMs: opts.refillWait * 1000 }));
         if (r === undefined) return;
-        const summary = { run: opts.run, events: r.events, refused: r.refused, reasons: r.reasons, file: opts.output ?? null };
+        const summary = { run: opts.run, events: r.events, refused: r.refused, reasons: r.reasons, refilled: r.refilled, deleted: r.deleted, file: opts.output ?? null };
         if (opts.json === true && opts.output !== undefined) process.stdout.write(`${JSON.stringify(summary)}\n`);
         else process.stderr.write(`exported ${r.events} events of run ${opts.run}${opts.output === undefined ? "" : ` to ${opts.output}`}\n`);
+        if (r.refilled > 0) process.stderr.write(`refilled ${r.refilled} fact(s) the stream had lost, from their producers' journals, each at its seq\n`);
+        if (r.deleted.length > 0)
+          process.stderr.write(`stream seq(s) ${r.deleted.join(", ")} hold no message and no producer's journal refilled them: each is a refused "Deleted" line\n`);
         if (r.refused > 0) {
           const why = Object.entries(r.reasons).map(([reason, n]) => `${n} ${reason}`).join(", ");
           process.stderr.write(`refused ${r.refused} stored message(s) that are not valid events (${why}): each is a "refused" line at its seq\n`);

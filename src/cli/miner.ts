@@ -14,9 +14,9 @@ import type { SwarmModel } from "../actors/swarm/model.js";
 import { sotuCorpus } from "../kernels/data/corpus.js";
 import { KernelPool } from "../kernels/runtime/pool.js";
 import { checkRunId, UsageError } from "./run-settings.js";
-import { hotkeyFromFlag, membershipFor, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
+import { DEFAULT_JOURNAL_DIR, hotkeyFromFlag, JOURNAL_FLAG_HELP, journalFor, membershipFor, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
 
-type Flags = { nats: string; hotkey: string; run?: string; threads: string; throughput: string; secure?: boolean };
+type Flags = { nats: string; hotkey: string; run?: string; threads: string; throughput: string; secure?: boolean; journal: string };
 
 const positive = (name: string, v: string, integer: boolean): number => {
   const n = Number(v);
@@ -41,8 +41,10 @@ const mine = async (f: Flags): Promise<number> => {
   const short = hotkey.address.slice(0, 8);
   if (f.secure === true && f.run === undefined) throw new UsageError({ message: "--secure needs --run ID: a miner is admitted to one run, and cannot list runs before it is" });
   const member = f.run === undefined ? undefined : await membershipFor(f.secure, f.nats, checkRunId(f.run), hotkey, "miner");
-  return withSwarmProcess(f.nats, `swarmline-miner-${hotkey.address.slice(0, 12)}`, async ({ nc, sig, cleanups }) => {
+  return withSwarmProcess(f.nats, `swarmline-miner-${hotkey.address.slice(0, 12)}`, async (scope) => {
+    const { nc, sig, cleanups } = scope;
     const run = await pickRun(f.run, () => listRuns(nc), f.nats);
+    const journal = journalFor(scope, run, hotkey, f.journal, "miner");
     const log = makeNatsEventLog(nc);
     const blobs = await natsBlobStore(nc, run, { writer: hotkey.address });
     const data = await natsDataChannel(nc, run);
@@ -64,7 +66,7 @@ const mine = async (f: Flags): Promise<number> => {
     const failure = new Promise<never>((_, reject) => (failed = reject));
     failure.catch(() => undefined);
     const host = await startMinerHost({
-      feed, log, data, blobs, corpus: sotuCorpus(), hotkey, throughput, ...(member === undefined ? {} : { sessionSeed: member.sessionSeed }),
+      feed, log, data, blobs, corpus: sotuCorpus(), hotkey, throughput, journal, ...(member === undefined ? {} : { sessionSeed: member.sessionSeed }),
       kernels: (m: SwarmModel) => (kernels ??= new StageKernels(pool, m.gpt, run)),
       onError: (e) => {
         errors.push(e);
@@ -138,6 +140,7 @@ export const registerMiner = (program: Command): void => {
     .option("--run <id>", "the run to join (default: the only run on the server)")
     .option("--threads <n>", "ORT intra-op threads of the kernel worker", "1")
     .option("--throughput <x>", "self-reported throughput (routing weight)", "1")
+    .option("--journal <dir>", JOURNAL_FLAG_HELP, DEFAULT_JOURNAL_DIR)
     .option("--secure", "the server is secured (`swarmline nats --secure`): join through its gatekeeper (needs --run; the hotkey must be registered on its subnet, or on its allow-list)")
     .action(swarmAction("miner", mine));
 };

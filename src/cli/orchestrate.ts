@@ -21,9 +21,9 @@ import { sotuCorpus } from "../kernels/data/corpus.js";
 import { KernelPool } from "../kernels/runtime/pool.js";
 import type { OrchestratorState } from "../machines/orchestrator/index.js";
 import { checkRunId, flagSettings, readRunFile, RUN_DEFAULTS, settingsOf, UsageError } from "./run-settings.js";
-import { hotkeyFromFlag, membershipFor, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
+import { DEFAULT_JOURNAL_DIR, hotkeyFromFlag, JOURNAL_FLAG_HELP, journalFor, membershipFor, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
 
-type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean; evalEvery: string; evalBatches: string; secure?: boolean; head?: string };
+type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean; evalEvery: string; evalBatches: string; secure?: boolean; head?: string; journal: string };
 
 /** The summary printed at the end (stdout; one JSON line with --json). */
 export interface OrchestrateSummary {
@@ -71,7 +71,10 @@ const orchestrate = async (f: Flags): Promise<number> => {
   await cryptoReady();
   const hotkey = hotkeyFromFlag(f.hotkey);
   const member = await membershipFor(f.secure, f.nats, run, hotkey, "orchestrator");
-  return withSwarmProcess(f.nats, `swarmline-orchestrate-${run}`, async ({ nc, sig, cleanups }) => {
+  return withSwarmProcess(f.nats, `swarmline-orchestrate-${run}`, async (scope) => {
+    const { nc, sig, cleanups } = scope;
+    // Served before the feed reads: a resumed orchestrator refills its own lost facts from it too.
+    const journal = journalFor(scope, run, hotkey, f.journal, "orchestrate");
     const log = makeNatsEventLog(nc);
     const feed = await startRunFeed(nc, run);
     cleanups.push(() => feed.stop());
@@ -149,7 +152,7 @@ const orchestrate = async (f: Flags): Promise<number> => {
       });
       cleanups.push(async () => stopEvals());
     }
-    const host = await startOrchestratorHost({ feed, log, hotkey, tickMs, ...(config === undefined ? {} : { config }), ...(member === undefined ? {} : { sessionSeed: member.sessionSeed }) });
+    const host = await startOrchestratorHost({ feed, log, hotkey, tickMs, journal, ...(config === undefined ? {} : { config }), ...(member === undefined ? {} : { sessionSeed: member.sessionSeed }) });
     cleanups.push(() => host.stop());
     const outcome = await Promise.race([
       host.done.then(() => "done" as const),
@@ -207,6 +210,7 @@ export const registerOrchestrate = (program: Command): void => {
     .option("--eval-every <n>", "validate the weights the log names every N microbatches and at the end, in bits per byte (0: off; runs ORT in this process)", "0")
     .option("--eval-batches <n>", "validation batches per evaluation", "8")
     .option("--secure", "the server is secured (`swarmline nats --secure`): join through its gatekeeper (the hotkey must be one of its --orchestrator addresses, or on its allow-list as orchestrator)")
+    .option("--journal <dir>", JOURNAL_FLAG_HELP, DEFAULT_JOURNAL_DIR)
     .option("--head <file>", "append signed log heads to FILE at every scoring window and at completion (`log verify --head FILE` catches a log cut at its end)")
     .option("--json", "print the final summary as one JSON line on stdout")
     .action(swarmAction("orchestrate", orchestrate));

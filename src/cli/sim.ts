@@ -17,7 +17,7 @@ import { flagSettings, outerOf, UsageError } from "./run-settings.js";
 type Flags = {
   miners: string; stages: string; steps: string; microbatches?: string; seed: string; batch: string; seq: string; dModel: string; layers: string;
   heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; partitions: string; inFlight?: string; lr: string; killMiner: string[]; cluster?: string; killNode: string[]; leaseTicks?: string; heartbeatTimeoutTicks?: string;
-  dropout: string; adversary: string[]; window?: string; spotChecks: string; validator: boolean; sync?: boolean; pauseMerges?: boolean; outerLr?: string; outerMomentum?: string; log?: string; head?: string; json?: string; nats?: string; secure?: boolean; evalEvery: string; workers: string; threads: string; tickMs: string;
+  dropout: string; adversary: string[]; window?: string; spotChecks: string; validator: boolean; sync?: boolean; pauseMerges?: boolean; outerLr?: string; outerMomentum?: string; log?: string; head?: string; journal?: string; json?: string; nats?: string; secure?: boolean; evalEvery: string; workers: string; threads: string; tickMs: string;
   deterministic?: boolean;
 };
 
@@ -101,6 +101,7 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
     ...(f.nats === undefined ? {} : { nats: f.nats }),
     ...(f.secure === true ? { secure: true } : {}),
     ...(f.head === undefined ? {} : { headFile: f.head }),
+    ...(f.journal === undefined ? {} : { journalDir: f.journal }),
     ...(f.leaseTicks === undefined ? {} : { leaseTicks: int("lease-ticks", f.leaseTicks) }),
     ...(f.heartbeatTimeoutTicks === undefined ? {} : { heartbeatTimeoutTicks: int("heartbeat-timeout-ticks", f.heartbeatTimeoutTicks) }),
     ...(cluster === undefined ? {} : { cluster }),
@@ -173,6 +174,7 @@ export const registerSim = (program: Command): void => {
     .option("--secure", "per-actor NATS permissions: the embedded server admits each miner and the validator through a gatekeeper (nkey = its certified session key), confined to its own subjects")
     .option("--deterministic", "virtual clock and seeded scheduler: the orchestrator, miners (real kernels, one ORT thread) and validator take turns in one loop, so the same flags write a byte-identical --log; no NATS (tokens/s is of this loop, not of a swarm)")
     .option("--log <file>", "export the run's log as JSONL (check it with `swarmline log verify`)")
+    .option("--journal <dir>", "keep every actor's journal of stored facts here (DIR/RUN/HOTKEY.jsonl; default a temporary directory removed at the end); lost facts are refilled from them")
     .option("--head <file>", "append the orchestrator's signed log heads to FILE at every scoring window and at completion (`log verify --head FILE` then catches a log cut at its end)")
     .option("--json <file>", "write {runId, steps, tokens, tokensPerSecond, valBpb, lossCurve, compressionRatio, merges, microbatches, events, scores, adversaries, validator}")
     .action(async (f: Flags) => {

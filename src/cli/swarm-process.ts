@@ -7,6 +7,7 @@ import { connectNats, reportOutages } from "../actors/nats/connection.js";
 import { connectAsMember, joinSecuredRun, type Membership } from "../actors/gatekeeper/join.js";
 import type { JoinRole } from "../machines/gatekeeper/index.js";
 import { NatsUnavailable } from "../actors/eventlog/errors.js";
+import { type FactJournal, serveJournal } from "../actors/swarm/journal.js";
 import { setExit } from "./exit.js";
 import { ConfigError, UsageError } from "./run-settings.js";
 
@@ -104,5 +105,23 @@ export const withSwarmProcess = async (url: string, name: string, body: (scope: 
  */
 export const membershipFor = async (secure: boolean | undefined, url: string, run: string, hotkey: Hotkey, role: JoinRole): Promise<Membership | undefined> =>
   secure === true ? joinSecuredRun(url, run, hotkey, role) : undefined;
+
+/** Where `miner`, `orchestrate` and `validate` journal their facts by default (under the working directory). */
+export const DEFAULT_JOURNAL_DIR = "swarmline-journal";
+
+/** The --journal flag's help text. */
+export const JOURNAL_FLAG_HELP =
+  "where this actor journals every fact it stored (DIR/RUN/HOTKEY.jsonl): when the bus loses facts, readers ask for them and they are re-published from here";
+
+/**
+ * Opens the actor's journal under `dir` and answers the run's refill requests from it while the
+ * process runs (released with the scope).
+ */
+export const journalFor = (scope: ProcessScope, run: string, hotkey: Hotkey, dir: string, who: string): FactJournal => {
+  const served = serveJournal(scope.nc, run, hotkey.address, dir, (e) => process.stderr.write(`${who}: refused a refill request: ${e.message}\n`));
+  scope.cleanups.push(async () => served.stop());
+  if (served.journal.unreadable > 0) process.stderr.write(`${who}: ${served.journal.unreadable} unreadable line(s) in ${served.journal.file} (a write cut by a crash); those facts cannot be refilled\n`);
+  return served.journal;
+};
 
 export type { NatsLogin };

@@ -18,11 +18,11 @@ import { sotuCorpus } from "../kernels/data/corpus.js";
 import { KernelPool } from "../kernels/runtime/pool.js";
 import { pickRun } from "./miner.js";
 import { checkRunId, UsageError } from "./run-settings.js";
-import { hotkeyFromFlag, membershipFor, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
+import { DEFAULT_JOURNAL_DIR, hotkeyFromFlag, JOURNAL_FLAG_HELP, journalFor, membershipFor, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
 
 type Flags = {
   nats: string; hotkey: string; run?: string; metagraph?: string; hotkeys?: string; owner?: string; burn: string;
-  window: string; spotChecks: string; reduceRate: string; delta: string; threads: string; secure?: boolean;
+  window: string; spotChecks: string; reduceRate: string; delta: string; threads: string; secure?: boolean; journal: string;
 };
 
 const num = (name: string, v: string, ok: (n: number) => boolean, want: string): number => {
@@ -73,8 +73,10 @@ const validate = async (f: Flags): Promise<number> => {
   const owner = f.owner === undefined ? null : metagraph.find((n) => n.uid === 0)?.hotkey ?? null;
   if (f.secure === true && f.run === undefined) throw new UsageError({ message: "--secure needs --run ID: a validator is admitted to one run, and cannot list runs before it is" });
   const member = f.run === undefined ? undefined : await membershipFor(f.secure, f.nats, checkRunId(f.run), hotkey, "validator");
-  return withSwarmProcess(f.nats, `swarmline-validator-${hotkey.address.slice(0, 12)}`, async ({ nc, sig, cleanups }) => {
+  return withSwarmProcess(f.nats, `swarmline-validator-${hotkey.address.slice(0, 12)}`, async (scope) => {
+    const { nc, sig, cleanups } = scope;
     const run = await pickRun(f.run, () => listRuns(nc), f.nats);
+    const journal = journalFor(scope, run, hotkey, f.journal, "validator");
     const pool = await KernelPool.create({ workers: 1, threadsPerWorker: threads });
     cleanups.push(() => pool.close());
     let kernels: StageKernels | undefined;
@@ -83,7 +85,7 @@ const validate = async (f: Flags): Promise<number> => {
     const host = await startValidatorHost({
       nc, run, log: makeNatsEventLog(nc), hotkey, blobs: await natsBlobStore(nc, run, { writer: hotkey.address }), data: await natsDataChannel(nc, run), corpus: sotuCorpus(),
       kernels: (m: SwarmModel) => (kernels ??= new StageKernels(pool, m.gpt, `${run}:val`)),
-      ...(member === undefined ? {} : { sessionSeed: member.sessionSeed }),
+      ...(member === undefined ? {} : { sessionSeed: member.sessionSeed }), journal,
       settings: { ...defaultScoring(window, [], owner ?? ""), window, metagraph, owner, burn, spotPerMiner, reduceRate, delta },
       onError: (e) => {
         errors.push(e);
@@ -116,6 +118,7 @@ export const registerValidate = (program: Command): void => {
     .option("--reduce-rate <x>", "share of accepted merge partitions recomputed (at least one per reducer)", "1")
     .option("--delta <x>", "harm margin in loss units: flag a miner whose contribution's upper bound is below -delta", "0.05")
     .option("--threads <n>", "ORT intra-op threads for re-execution", "1")
+    .option("--journal <dir>", JOURNAL_FLAG_HELP, DEFAULT_JOURNAL_DIR)
     .option("--secure", "the server is secured (`swarmline nats --secure`): join through its gatekeeper (needs --run; the hotkey must hold a validator permit on its subnet, or be on its allow-list as validator)")
     .action(swarmAction("validate", validate));
 };

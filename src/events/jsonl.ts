@@ -36,6 +36,12 @@ export interface RefusedLine {
   readonly refused: { readonly subject: string; readonly reason: string; readonly detail: string };
 }
 
+/**
+ * The refused line's reason for a stream sequence with no message that no producer's journal
+ * refilled (a fact the bus lost): such a log does not verify.
+ */
+export const DELETED = "Deleted";
+
 /** A line that is not part of a well-formed log; `line` is 1-based (the header is line 1). */
 export interface LogParseError {
   readonly _tag: "LogParseError";

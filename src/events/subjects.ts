@@ -59,6 +59,23 @@ export const subjects = {
     const m = /^swl\.([A-Za-z0-9_-]{1,64})\.join$/.exec(subject);
     return m?.[1];
   },
+  /**
+   * A copy of one of `actor`'s facts, re-published from its journal because the facts stream lost
+   * the original at stream sequence `streamSeq` (the refill stream; see actors/nats/refill.ts).
+   */
+  refill: (run: string, actor: string, streamSeq: number): string => `swl.${token("run", run)}.r.${token("actor", actor)}.${streamSeq}`,
+  /** Every refill one actor published (what its permissions let it publish). */
+  refillsFrom: (run: string, actor: string): string => `swl.${token("run", run)}.r.${token("actor", actor)}.*`,
+  /** The refill stream's subject filter. */
+  refillsAll: (run: string): string => `swl.${token("run", run)}.r.*.*`,
+  /** The actor and lost stream sequence a refill subject of `run` names (undefined for any other subject). */
+  refillOf: (run: string, subject: string): { readonly actor: string; readonly streamSeq: number } | undefined => {
+    const prefix = `swl.${token("run", run)}.r.`;
+    const m = subject.startsWith(prefix) ? /^([A-Za-z0-9_-]{1,64})\.([1-9][0-9]{0,15})$/.exec(subject.slice(prefix.length)) : null;
+    return m === null ? undefined : { actor: m[1] as string, streamSeq: Number(m[2]) };
+  },
+  /** Requests to re-publish lost facts from the producers' journals (core NATS, request-reply). */
+  refillRequest: (run: string): string => `swl.${token("run", run)}.refill`,
   /** Rejected inbound messages, with the reason, recorded by the consumer that refused them. */
   deadLetter: (run: string, consumer: string): string => `swl.${token("run", run)}.dlq.${token("consumer", consumer)}`,
   deadLetterAll: (run: string): string => `swl.${token("run", run)}.dlq.*`,
@@ -69,6 +86,8 @@ export const streams = {
   facts: (run: string): string => `SWL_F_${token("run", run)}`,
   /** Compressed activations and gradients, kept for a validation window. */
   data: (run: string): string => `SWL_D_${token("run", run)}`,
+  /** Facts re-published from their producers' journals after the facts stream lost them. */
+  refills: (run: string): string => `SWL_R_${token("run", run)}`,
   /** Dead letters: what was refused and why. */
   deadLetter: (run: string): string => `SWL_DLQ_${token("run", run)}`,
   /** Content-addressed weights, optimizer state and merge partitions, each writer's copies under its own subjects. */

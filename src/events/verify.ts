@@ -5,7 +5,7 @@ import { canonicalBodyLength } from "./canonical.js";
 import { readCanonical } from "./canonical-read.js";
 import type { CryptoSuite } from "./crypto.js";
 import { type Envelope, SIGN_EVERY } from "./envelope.js";
-import { isBlank, type LogParseError, parseLogHeader, readLogEntry, readRefusedLine } from "./jsonl.js";
+import { DELETED, isBlank, type LogParseError, parseLogHeader, readLogEntry, readRefusedLine } from "./jsonl.js";
 import { type ActorHead, checkContent, type Fault, isFault, linkEvent } from "./link.js";
 import type { EventRegistry } from "./registry.js";
 import { readEnvelope } from "./shape.js";
@@ -17,6 +17,8 @@ export type RejectReason =
   | "StreamOrder"
   | "StreamGap"
   | "NoEvents"
+  /** A stream sequence whose fact the bus lost and no producer refilled (the export's "Deleted" line). */
+  | "Lost"
   | "Truncated"
   | "UnknownCause"
   | "BadSignature"
@@ -119,6 +121,8 @@ export class LogVerifier {
     const refused = readRefusedLine(json, index);
     if (refused !== undefined) {
       if (Result.isFailure(refused)) return this.fail({ index, reason: refused.failure.reason, detail: refused.failure.detail });
+      // A fact the bus lost and no producer's journal refilled: the log is incomplete.
+      if (refused.success.refused.reason === DELETED) return this.fail({ index, reason: "Lost", detail: refused.success.refused.detail });
       return this.skip(refused.success.seq, index);
     }
     const entry = readLogEntry(json, index);

@@ -57,7 +57,7 @@ describe("swarmline log export of a run with a garbage message on a miner's subj
   it("keeps every valid event, writes the refused message as a line at its seq, reports it and exits 0", async () => {
     const file = join(dir, "run.jsonl");
     expect(await swarmline("log", "export", "--nats", source.url, "--run", RUN, "-o", file, "--json")).toBe(0);
-    expect(JSON.parse(io.out)).toEqual({ run: RUN, events: 11, refused: 1, reasons: { MalformedJson: 1 }, file });
+    expect(JSON.parse(io.out)).toEqual({ run: RUN, events: 11, refused: 1, reasons: { MalformedJson: 1 }, refilled: 0, deleted: [], file });
     expect(io.err).toMatch(/refused 1 stored message\(s\) that are not valid events \(1 MalformedJson\)/);
     const lines = readFileSync(file, "utf8").trimEnd().split("\n");
     expect(lines).toHaveLength(1 + 12);

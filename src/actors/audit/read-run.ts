@@ -2,10 +2,8 @@
 // `swarmline log export` writes, so a run on a server and an exported file are audited alike.
 import { Effect, Result } from "effect";
 import { NatsUnavailable } from "../eventlog/errors.js";
-import { exportLog } from "../eventlog/transfer.js";
 import { natsConnection, type NatsConnection } from "../nats/connection.js";
-import { ingestMaxBytes } from "../nats/definitions.js";
-import { layerNats } from "../nats/eventlog.js";
+import { exportFromNats } from "../nats/export.js";
 
 /** Why a run could not be read: the message names the cause and, for an unreachable server, the fix. */
 export class RunUnreadable extends Error {
@@ -20,7 +18,7 @@ export class RunUnreadable extends Error {
  */
 export const readRunLines = async (url: string, run: string, nc?: NatsConnection): Promise<string[]> => {
   const lines: string[] = [];
-  const read = (c: NatsConnection) => Effect.provide(exportLog(run, (ls) => { lines.push(...ls); }, { maxBytes: ingestMaxBytes() }), layerNats(c));
+  const read = (c: NatsConnection) => exportFromNats(c, run, (ls) => { lines.push(...ls); });
   const program = nc === undefined ? Effect.scoped(Effect.flatMap(natsConnection(url, `swarmline-audit-${run}`), read)) : read(nc);
   const r = await Effect.runPromise(Effect.result(program));
   if (Result.isSuccess(r)) return lines;

@@ -7,7 +7,7 @@ import { vocabularyRegistry } from "../../events/vocabulary.js";
 import { nodeCrypto } from "../identity/index.js";
 import type { AppendConflict, AppendRejected, NatsUnavailable } from "./errors.js";
 import { ExportGate } from "./export-gate.js";
-import { EventLog, type ReadError } from "./service.js";
+import { EventLog, type RawEntry, type ReadError } from "./service.js";
 
 /** The file is not a log this build can import, or does not fit the run's current log. */
 export class ImportRefused extends Schema.TaggedError<ImportRefused>()("ImportRefused", {
@@ -19,6 +19,11 @@ export class ImportRefused extends Schema.TaggedError<ImportRefused>()("ImportRe
 export interface ExportOptions {
   /** Stored messages above this many bytes are refused, as the readers' ingest gate refuses them (default: no limit). */
   readonly maxBytes?: number;
+  /**
+   * Copies of facts the stream lost, by the stream sequence they stand for (refill.ts
+   * gatherRefills): each fills its hole. A hole without one is written as a refused line, reason "Deleted".
+   */
+  readonly refills?: ReadonlyMap<number, readonly RawEntry[]>;
 }
 
 export interface ExportSummary {
@@ -28,6 +33,10 @@ export interface ExportSummary {
   readonly refused: number;
   /** The refused ones by the ingest gate's reason. */
   readonly reasons: Readonly<Record<string, number>>;
+  /** Holes in the stream filled with a producer's copy. */
+  readonly refilled: number;
+  /** Holes nothing filled (their stream sequences; refused lines, reason "Deleted"). */
+  readonly deleted: readonly number[];
 }
 
 /**
@@ -47,7 +56,7 @@ export const exportLog = (
 ): Effect.Effect<ExportSummary, NatsUnavailable, EventLog> =>
   Effect.gen(function* () {
     const log = yield* EventLog;
-    const gate = new ExportGate(nodeCrypto, vocabularyRegistry(), run, o.maxBytes ?? Number.MAX_SAFE_INTEGER);
+    const gate = new ExportGate(nodeCrypto, vocabularyRegistry(), run, o.maxBytes ?? Number.MAX_SAFE_INTEGER, o.refills);
     // The stream's end now, read exactly up to it: the header promises what the file holds.
     const last = yield* log.lastSeq(run);
     write([formatLogHeader(run, last)]);
@@ -59,9 +68,9 @@ export const exportLog = (
         return Effect.void;
       }),
     );
-    const rest = gate.end();
+    const rest = gate.end(last);
     if (rest.length > 0) write(rest);
-    return { events: gate.events, refused: gate.refused, reasons: gate.reasons };
+    return { events: gate.events, refused: gate.refused, reasons: gate.reasons, refilled: gate.refilled, deleted: gate.deleted };
   });
 
 export interface ImportSummary {

@@ -9,6 +9,7 @@ import { streams, subjects } from "../../events/subjects.js";
 import { ingestConsumerConfig, type StreamOptions } from "./definitions.js";
 import { streamReplicas } from "./connection.js";
 import { ensureRunStreams } from "./eventlog.js";
+import type { Refill } from "./refill.js";
 import { PULL_EXPIRES_MS, ridingThrough } from "./ride-through.js";
 
 /** What the dead-letter subject records about one refused message. */
@@ -50,6 +51,14 @@ export interface IngestConsumerOptions extends StreamOptions {
   readonly onPosition?: (streamSeq: number) => void;
   /** Called after a dead letter is recorded (tests, metrics). */
   readonly onDeadLetter?: (letter: DeadLetter) => void;
+  /**
+   * Copies of facts the stream lost (sequences with no message before a delivered one), from the
+   * producers' journals (refill.ts): offered to the gate at their holes, in stream order, before
+   * anything after them. Without it a hole is passed over (and the chain of its actor breaks).
+   */
+  readonly refill?: (streamSeqs: readonly number[]) => Promise<ReadonlyMap<number, readonly Refill[]>>;
+  /** Told of each hole once its refill was tried: the copies offered (0: none came). */
+  readonly onHole?: (streamSeq: number, copies: number) => void;
 }
 
 export interface IngestStats {
@@ -107,6 +116,7 @@ export const startIngestConsumer = async (o: IngestConsumerOptions): Promise<Ing
   const held = new Map<string, Stored[]>();
   const heldSeqs = new Set<number>();
   let highest = 0;
+  const fresh = o.gate.heads().size === 0;
   const inFlight = new Set<Promise<unknown>>();
 
   const deadLetter = (m: Stored, error: Extract<ReturnType<IngestGate["offer"]>, { _tag: "Rejected" }>["error"]): void => {
@@ -171,10 +181,25 @@ export const startIngestConsumer = async (o: IngestConsumerOptions): Promise<Ing
    * then acknowledged as handled.
    */
   const fillGap = async (seq: number): Promise<void> => {
+    const found: (Stored | undefined)[] = [];
     for (let missing = highest + 1; missing < seq; missing++) {
       const sm = await ridingThrough(() => jsm.streams.getMessage(stream, { seq: missing }), (e) => !(e instanceof JetStreamApiError))
         .catch((e: unknown) => { if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.NoMessageFound) return null; throw e; });
-      if (sm !== null) await judge({ seq: sm.seq, subject: sm.subject, data: sm.data });
+      found.push(sm === null ? undefined : { seq: sm.seq, subject: sm.subject, data: sm.data });
+    }
+    // Holes: the stream lost these (or they were deleted). Their copies go in at their places.
+    const holes = found.flatMap((m, i) => (m === undefined ? [highest + 1 + i] : []));
+    const copies = holes.length === 0 || o.refill === undefined ? new Map<number, readonly Refill[]>() : await o.refill(holes);
+    const from = highest + 1;
+    for (let i = 0; i < found.length; i++) {
+      const m = found[i];
+      if (m !== undefined) {
+        await judge(m);
+        continue;
+      }
+      const list = copies.get(from + i) ?? [];
+      for (const c of list) await judge(c);
+      o.onHole?.(from + i, list.length);
     }
   };
 
@@ -186,8 +211,9 @@ export const startIngestConsumer = async (o: IngestConsumerOptions): Promise<Ing
         else m.working();
         continue;
       }
-      // (Not before the first message: a consumer resumed mid-log starts past its first sequence.)
-      if (m.seq > highest + 1 && highest > 0) await fillGap(m.seq);
+      // Not before the first message of a consumer resumed mid-log (its gate has heads): it starts
+      // past its first sequence. A fresh one reads from seq 1, so a first delivery past it is a hole.
+      if (m.seq > highest + 1 && (highest > 0 || fresh)) await fillGap(m.seq);
       await judge({ seq: m.seq, subject: m.subject, data: m.data, msg: m });
     }
   };

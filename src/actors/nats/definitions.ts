@@ -57,6 +57,17 @@ export const factsStreamConfig = (run: string, o: StreamOptions = {}): Partial<S
   subjects: [subjects.factsAll(run)],
 });
 
+/**
+ * The refill stream of a run: facts re-published from their producers' journals after the facts
+ * stream lost them, one subject per (actor, lost stream sequence). Kept like the facts, in a stream
+ * of their own so the facts stream's sequences stay the log's positions.
+ */
+export const refillStreamConfig = (run: string, o: StreamOptions = {}): Partial<StreamConfig> & { name: string } => ({
+  ...withReplicas(definitions().streams.facts, o),
+  name: streams.refills(run),
+  subjects: [subjects.refillsAll(run)],
+});
+
 /** The data stream of a run: activations, gradients and merge partitions, kept for a window. */
 export const dataStreamConfig = (run: string, o: StreamOptions = {}): Partial<StreamConfig> & { name: string } => ({
   ...withReplicas(definitions().streams.data, o),

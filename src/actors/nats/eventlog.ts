@@ -17,7 +17,7 @@ import { streams, subjects } from "../../events/subjects.js";
 import { checkAppend, parseEntry } from "../eventlog/codec.js";
 import { AppendConflict, AppendRejected, NatsUnavailable, UnreadableEntry } from "../eventlog/errors.js";
 import { EventLog, type EventLogShape, type LogEntry, type RawEntry, type ReadOptions } from "../eventlog/service.js";
-import { deadLetterStreamConfig, factsStreamConfig, type StreamOptions } from "./definitions.js";
+import { deadLetterStreamConfig, factsStreamConfig, refillStreamConfig, type StreamOptions } from "./definitions.js";
 import { streamReplicas } from "./connection.js";
 import { ackPublisher } from "./publisher.js";
 import { readRange } from "./range-reader.js";
@@ -41,7 +41,7 @@ const isNotFound = (e: unknown): boolean =>
 
 /** Creates the run's facts and dead-letter streams unless they exist (idempotent, race-safe). */
 export const ensureRunStreams = async (jsm: JetStreamManager, run: string, o: StreamOptions = {}): Promise<void> => {
-  for (const cfg of [factsStreamConfig(run, o), deadLetterStreamConfig(run, o)]) {
+  for (const cfg of [factsStreamConfig(run, o), refillStreamConfig(run, o), deadLetterStreamConfig(run, o)]) {
     try {
       await jsm.streams.info(cfg.name);
     } catch (e) {

@@ -26,6 +26,8 @@ export interface NatsUser {
 export interface Permissions {
   readonly publish: { readonly allow: readonly string[] };
   readonly subscribe: { readonly allow: readonly string[] };
+  /** May answer a request it received once, on the request's reply subject (a refill request's). */
+  readonly allowResponses?: boolean;
 }
 
 /** The inbox prefix an actor's connection uses (and the only inbox it may read). */
@@ -33,7 +35,7 @@ export const inboxPrefix = (actor: string): string => `_INBOX_${actor}`;
 
 /** What a member of run `run` may do with the run's streams besides writing its own subjects. */
 const memberApi = (run: string): string[] => {
-  const own = [streams.facts(run), streams.data(run), streams.deadLetter(run), streams.blobs(run)];
+  const own = [streams.facts(run), streams.refills(run), streams.data(run), streams.deadLetter(run), streams.blobs(run)];
   return [
     "$JS.API.INFO",
     ...own.flatMap((s) => [
@@ -60,11 +62,12 @@ export const permissionsOf = (u: NatsUser): Permissions => {
   if (u.role === "admin") return { publish: { allow: [">"] }, subscribe: { allow: [">"] } };
   const { actor, run } = u;
   if (actor === undefined || run === undefined) throw new Error(`a ${u.role} user needs its actor name and run`);
-  // Its own facts, and its own copies of blobs (the blob stream takes each subject once).
-  const publish = [subjects.facts(run, actor), subjects.blobsFrom(run, actor), ...memberApi(run)];
+  // Its own facts, its own refills of them, and its own copies of blobs (the blob stream takes each subject once);
+  // it asks the run's producers for refills and answers their requests from its journal.
+  const publish = [subjects.facts(run, actor), subjects.refillsFrom(run, actor), subjects.refillRequest(run), subjects.blobsFrom(run, actor), ...memberApi(run)];
   // Miners send activations and gradients; a validator only reads them.
   if (u.role === "miner") publish.push(subjects.dataFrom(run, actor));
-  return { publish: { allow: publish }, subscribe: { allow: [`${inboxPrefix(actor)}.>`] } };
+  return { publish: { allow: publish }, subscribe: { allow: [`${inboxPrefix(actor)}.>`, subjects.refillRequest(run)] }, allowResponses: true };
 };
 
 const list = (xs: readonly string[]): string => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
@@ -86,7 +89,8 @@ export const authorizationConf = (users: readonly NatsUser[], o: { readonly join
   for (const u of [...users].sort((a, b) => (a.nkey < b.nkey ? -1 : a.nkey > b.nkey ? 1 : 0))) {
     if (!/^U[A-Z2-7]{55}$/.test(u.nkey)) throw new Error(`not an nkey user public key: ${JSON.stringify(u.nkey)}`);
     const p = permissionsOf(u);
-    lines.push(`    { nkey: ${u.nkey}, permissions: { publish: { allow: ${list(p.publish.allow)} }, subscribe: { allow: ${list(p.subscribe.allow)} } } }`);
+    const responses = p.allowResponses === true ? ", allow_responses: true" : "";
+    lines.push(`    { nkey: ${u.nkey}, permissions: { publish: { allow: ${list(p.publish.allow)} }, subscribe: { allow: ${list(p.subscribe.allow)} }${responses} } }`);
   }
   lines.push("  ]", "}");
   if (o.joiner === true) lines.push(`no_auth_user: ${JOINER}`);

@@ -14,6 +14,10 @@ import type { NatsConnection } from "../nats/connection.js";
 import { startIngestConsumer, type IngestConsumer } from "../nats/consumer.js";
 import { deleteFactsConsumer } from "../nats/consumers.js";
 import { ingestMaxBytes } from "../nats/definitions.js";
+import { RefillCache } from "../nats/refill.js";
+
+/** How long a feed waits for a lost fact's producer to re-publish it. */
+export const REFILL_WAIT_MS = 5_000;
 
 /** A fact, the view folded through it, and where it sits in the stream. */
 export interface FeedItem {
@@ -113,7 +117,14 @@ export const startRunFeed = async (nc: NatsConnection, run: string, name = `feed
     }
   };
 
-  const consumer: IngestConsumer = await startIngestConsumer({ nc, run, name, gate, handle, onPosition: advanceTo });
+  // A hole in the stream (a fact the bus lost) is asked of its producer's journal; the feed waits
+  // for the copy, so it folds the fact where it stood.
+  const refills = new RefillCache(nc, run, REFILL_WAIT_MS);
+  const refill = (seqs: readonly number[]) => refills.refillsFor(seqs);
+  const onHole = (seq: number, copies: number): void => {
+    if (copies === 0) process.stderr.write(`feed ${run}: stream seq ${seq} holds no message and no producer's journal refilled it (its actor's later facts cannot be verified)\n`);
+  };
+  const consumer: IngestConsumer = await startIngestConsumer({ nc, run, name, gate, handle, onPosition: advanceTo, refill, onHole });
   return {
     run,
     view: () => view,

@@ -21,6 +21,7 @@ import { Mailbox } from "./mailbox.js";
 import { readModel, type SwarmModel, viewsOf } from "./model.js";
 import { WorkQueue } from "./work-queue.js";
 import { openWriter, type ActorWriter } from "./writer.js";
+import type { FactJournal } from "./journal.js";
 
 export interface MinerHostOptions {
   readonly feed: RunFeed;
@@ -37,6 +38,8 @@ export interface MinerHostOptions {
   readonly session?: string;
   /** Seed of the session key its writer signs with (on a secured bus, the key it logged in with); default random. */
   readonly sessionSeed?: Uint8Array;
+  /** The actor's journal of stored facts (refills when the bus loses some); default none. */
+  readonly journal?: FactJournal;
   readonly onError?: (e: unknown) => void;
   /** An adversarial miner (sim only): what it does instead of honest work. */
   readonly adversary?: AdversaryKind;
@@ -78,7 +81,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
   const run = o.feed.run;
   const fail = o.onError ?? ((e: unknown) => process.stderr.write(`miner ${me.slice(0, 8)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`));
   await o.feed.reached(await Effect.runPromise(o.log.lastSeq(run)));
-  const writer: ActorWriter = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick, ...(o.sessionSeed === undefined ? {} : { sessionSeed: o.sessionSeed }) });
+  const writer: ActorWriter = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick, ...(o.sessionSeed === undefined ? {} : { sessionSeed: o.sessionSeed }), ...(o.journal === undefined ? {} : { journal: o.journal }) });
   /** Work off the compute queue may still be running when the miner stops; its failures then are the stop's, not errors. */
   const failWhileAlive = (e: unknown): void => {
     if (alive) fail(e);

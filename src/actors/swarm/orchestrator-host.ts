@@ -13,6 +13,7 @@ import type { EventLogShape } from "../eventlog/service.js";
 import type { Hotkey } from "../identity/index.js";
 import type { RunFeed } from "./feed.js";
 import { certId, openWriter } from "./writer.js";
+import type { FactJournal } from "./journal.js";
 
 export interface OrchestratorHostOptions {
   readonly feed: RunFeed;
@@ -25,6 +26,8 @@ export interface OrchestratorHostOptions {
   readonly session?: string;
   /** Seed of the session key its writer signs with (on a secured bus, the key it logged in with); default random. */
   readonly sessionSeed?: Uint8Array;
+  /** The actor's journal of stored facts (refills when the bus loses some); default none. */
+  readonly journal?: FactJournal;
   readonly onError?: (e: unknown) => void;
 }
 
@@ -51,7 +54,7 @@ export const startOrchestratorHost = async (o: OrchestratorHostOptions): Promise
   const run = o.feed.run;
   const session = o.session ?? randomBytes(4).toString("hex");
   await o.feed.reached(await Effect.runPromise(o.log.lastSeq(run)));
-  const writer = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick, ...(o.sessionSeed === undefined ? {} : { sessionSeed: o.sessionSeed }) });
+  const writer = await openWriter({ log: o.log, run, hotkey: o.hotkey, head: o.feed.head(me), session, step: o.feed.view().tick, ...(o.sessionSeed === undefined ? {} : { sessionSeed: o.sessionSeed }), ...(o.journal === undefined ? {} : { journal: o.journal }) });
   // The certificate may release events of a killed session that readers held unsigned: decide
   // only from a view that includes them.
   await o.feed.accepted(certId(run, me, session));

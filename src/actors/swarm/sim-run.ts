@@ -4,23 +4,24 @@
 // composed model. Roles still talk only through JetStream; the harness only starts, kills and
 // watches them. `swarmline sim` is a thin CLI over `runSwarmSim`.
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Effect } from "effect";
 import { sotuCorpus } from "../../kernels/data/corpus.js";
 import { KernelPool } from "../../kernels/runtime/pool.js";
 import { checkInvariants, type OrchestratorState } from "../../machines/orchestrator/index.js";
 import { rngFor } from "../../machines/protocol/index.js";
-import { exportLog } from "../eventlog/transfer.js";
-import { EventLog } from "../eventlog/service.js";
 import { cryptoReady, loadHotkey } from "../identity/index.js";
 import type { JoinRole } from "../../machines/gatekeeper/index.js";
 import { streamLeader } from "../nats/cluster.js";
 import { reportOutages } from "../nats/connection.js";
 import { streams } from "../../events/subjects.js";
-import { ingestMaxBytes } from "../nats/definitions.js";
+import { exportFromNats } from "../nats/export.js";
 import { StageKernels } from "./stage-kernels.js";
 import { validationBpb, valBatches } from "./evaluate.js";
 import { startHeadAnchors } from "./anchor.js";
+import { type FactJournal, type ServedJournal, serveJournal } from "./journal.js";
 import { type RunFeed, startRunFeed } from "./feed.js";
 import { startMinerHost, type MinerHost, type MinerHostOptions } from "./miner-host.js";
 import { readModel } from "./model.js";
@@ -73,6 +74,11 @@ export interface SimOptions extends SwarmSettings {
    * microbatches completed, and restart it `restartAfterMs` later (default 3 s) on its port and store.
    */
   readonly killNode?: readonly { readonly node: number | "leader"; readonly step: number; readonly restartAfterMs?: number }[];
+  /**
+   * Where every actor journals the facts it stored (refills when the bus loses some); default a
+   * temporary directory removed when the sim ends.
+   */
+  readonly journalDir?: string;
 }
 
 /** When a sim kills a miner. */
@@ -136,6 +142,19 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     cleanups.push(() => pool.close());
     const kernels = new StageKernels(pool, model.gpt, run);
     cleanups.push(() => kernels.release());
+    // Every actor's journal, answering refill requests for the whole sim (a miner's journal outlives its process, as its disk would).
+    const journalDir = o.journalDir ?? mkdtempSync(join(tmpdir(), "swarmline-journal-"));
+    if (o.journalDir === undefined) cleanups.push(async () => rmSync(journalDir, { recursive: true, force: true }));
+    const journals = new Map<string, ServedJournal>();
+    const journalOf = (actor: string): FactJournal => {
+      let j = journals.get(actor);
+      if (j === undefined) {
+        j = serveJournal(nc, run, actor, journalDir, (e) => process.stderr.write(`sim: ${e.message}\n`));
+        journals.set(actor, j);
+      }
+      return j.journal;
+    };
+    cleanups.push(async () => { for (const j of journals.values()) j.stop(); });
     const feed = await startRunFeed(nc, run);
     cleanups.push(() => feed.stop());
     const stats = new RunStats(model);
@@ -156,10 +175,10 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     const validator = vbus === undefined ? undefined : await startValidatorHost({
       nc: vbus.nc, run, log: vbus.log, hotkey: validatorKey, blobs: vbus.blobs, data: vbus.data, kernels: () => kernels, corpus, onError,
       ...(vbus.sessionSeed === undefined ? {} : { sessionSeed: vbus.sessionSeed }),
-      settings: { ...defaultScoring(o.microbatches, minerAddresses, orchKey.address), ...(o.validator ?? {}) },
+      settings: { ...defaultScoring(o.microbatches, minerAddresses, orchKey.address), ...(o.validator ?? {}) }, journal: journalOf(validatorKey.address),
     });
     if (validator !== undefined) cleanups.push(() => validator.stop());
-    const orchestrate = () => startOrchestratorHost({ feed, log, hotkey: orchKey, config, tickMs: o.tickMs ?? 100, onError });
+    const orchestrate = () => startOrchestratorHost({ feed, log, hotkey: orchKey, config, tickMs: o.tickMs ?? 100, onError, journal: journalOf(orchKey.address) });
     // Throughput is timed from the first lease: the run trains while later miners still start (on
     // a cluster, where each start creates replicated consumers, a short run can end before them).
     let started: number | undefined;
@@ -204,7 +223,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
       // Secured, each miner (and each restart of one) joins through the gatekeeper on its own connection.
       const own = await bus.member(hotkey, "miner");
       const ownIo = own === bus.root ? {} : { log: own.log, data: own.data, blobs: own.blobs, ...(own.sessionSeed === undefined ? {} : { sessionSeed: own.sessionSeed }) };
-      const h = await startMinerHost({ ...base, ...ownIo, hotkey, ...(kind === undefined ? {} : { adversary: kind }) });
+      const h = await startMinerHost({ ...base, ...ownIo, hotkey, journal: journalOf(hotkey.address), ...(kind === undefined ? {} : { adversary: kind }) });
       if (own !== bus.root) void h.done.then(() => own.close());
       hosts.set(i, h);
     };
@@ -313,7 +332,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
       await feed.reached(await Effect.runPromise(log.lastSeq(run)));
       anchors.final();
     }
-    if (o.logLines !== undefined) await Effect.runPromise(exportLog(run, o.logLines, { maxBytes: ingestMaxBytes() }).pipe(Effect.provideService(EventLog, log)));
+    if (o.logLines !== undefined) await Effect.runPromise(exportFromNats(nc, run, o.logLines));
     const schedule = checkInvariants(stats.facts());
     const c = final.counters;
     return {

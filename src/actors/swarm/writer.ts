@@ -12,6 +12,7 @@ import type { EventLogShape } from "../eventlog/service.js";
 import { RIDE_THROUGH } from "../nats/ride-through.js";
 import { certifySessionKey, type Hotkey, nodeCrypto, sessionKey } from "../identity/index.js";
 import type { FeedHead } from "./feed.js";
+import type { FactJournal } from "./journal.js";
 import { judgeTail } from "./foreign.js";
 
 export interface WriterOptions {
@@ -28,6 +29,8 @@ export interface WriterOptions {
   readonly step?: number;
   /** Told of each foreign message found on the actor's subject; default: a line on stderr. */
   readonly onForeign?: (e: ForeignMessage) => void;
+  /** Where every stored batch is journaled (for refills when the bus loses facts); default none. */
+  readonly journal?: FactJournal;
 }
 
 /**
@@ -56,6 +59,7 @@ export class ActorWriter {
     private headKey: string,
     private readonly ownKey: string,
     private readonly onForeign: (e: ForeignMessage) => void,
+    private readonly journal?: FactJournal,
   ) {}
 
   get actor(): string {
@@ -92,6 +96,7 @@ export class ActorWriter {
         const envelopes = this.chain.seal(batch.map((b) => b.draft));
         const seqs = await this.appendWithRetry(envelopes);
         this.lastStreamSeq = seqs[seqs.length - 1] ?? this.lastStreamSeq;
+        this.journalBatch(envelopes, seqs);
         batch.forEach((b, i) => b.resolve(envelopes[i] as Envelope));
       } catch (e) {
         // A conflict (another writer of this actor) or a refusal: the chain cannot continue.
@@ -101,6 +106,15 @@ export class ActorWriter {
       }
     }
     this.flushing = false;
+  }
+
+  /** The batch is stored: a journal that cannot be written is reported, and the chain goes on. */
+  private journalBatch(envelopes: readonly Envelope[], seqs: readonly number[]): void {
+    try {
+      this.journal?.record(envelopes, seqs);
+    } catch (e) {
+      process.stderr.write(`${this.actor.slice(0, 8)}: journal ${this.journal?.file}: ${e instanceof Error ? e.message : String(e)} (these facts cannot be refilled)\n`);
+    }
   }
 
   private async appendWithRetry(envelopes: readonly Envelope[]): Promise<readonly number[]> {
@@ -166,7 +180,7 @@ export const openWriter = async (o: WriterOptions): Promise<ActorWriter> => {
   const head = await storedTail(o);
   const chain = new ActorChain(nodeCrypto, signer, o.run, o.hotkey.address, head.seq === 0 ? undefined : { seq: head.seq, hash: head.hash });
   const onForeign = o.onForeign ?? ((e: ForeignMessage) => process.stderr.write(`${o.hotkey.address.slice(0, 8)}: ${e.message}; appending after it\n`));
-  const writer = new ActorWriter(o.log, chain, head.streamSeq, head.sessionKey, signer.publicKeyHex, onForeign);
+  const writer = new ActorWriter(o.log, chain, head.streamSeq, head.sessionKey, signer.publicKeyHex, onForeign, o.journal);
   const cert = certifySessionKey(o.hotkey, o.run, signer);
   await writer.append(sessionCertifiedDraft(cert, { id: certId(o.run, o.hotkey.address, o.session), step: o.step ?? 0 }));
   return writer;

@@ -18,6 +18,7 @@ import { type RunFeed, startRunFeed } from "../swarm/feed.js";
 import { readModel, type SwarmModel } from "../swarm/model.js";
 import { openWriter, type ActorWriter } from "../swarm/writer.js";
 import { type CheckOutcome, reexecute } from "./reexecute.js";
+import type { FactJournal } from "../swarm/journal.js";
 
 export interface ValidatorHostOptions {
   readonly nc: NatsConnection;
@@ -37,6 +38,8 @@ export interface ValidatorHostOptions {
   readonly session?: string;
   /** Seed of the session key its writer signs with (on a secured bus, the key it logged in with); default random. */
   readonly sessionSeed?: Uint8Array;
+  /** The actor's journal of stored facts (refills when the bus loses some); default none. */
+  readonly journal?: FactJournal;
   readonly onError?: (e: unknown) => void;
 }
 
@@ -167,7 +170,7 @@ export const startValidatorHost = async (o: ValidatorHostOptions): Promise<Valid
     cache.set(m.lease, byRef);
   });
   await feed.reached(await Effect.runPromise(o.log.lastSeq(o.run)));
-  writer = await openWriter({ log: o.log, run: o.run, hotkey: o.hotkey, head: feed.head(me), session, step: feed.view().tick, ...(o.sessionSeed === undefined ? {} : { sessionSeed: o.sessionSeed }) });
+  writer = await openWriter({ log: o.log, run: o.run, hotkey: o.hotkey, head: feed.head(me), session, step: feed.view().tick, ...(o.sessionSeed === undefined ? {} : { sessionSeed: o.sessionSeed }), ...(o.journal === undefined ? {} : { journal: o.journal }) });
   // Deadlines pass with wall time too once the run stopped ticking.
   const timer = setInterval(schedule, 500);
   schedule();

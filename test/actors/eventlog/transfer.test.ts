@@ -37,7 +37,7 @@ const exported = (layer: Layer.Layer<EventLog>, setup: Effect.Effect<unknown, un
 describe("log export", () => {
   it("writes a header and every event in stream order, and the result verifies", async () => {
     const { n, lines } = await exported(layerMemory(), populate);
-    expect(n).toEqual({ events: 9, refused: 0, reasons: {} });
+    expect(n).toEqual({ events: 9, refused: 0, reasons: {}, refilled: 0, deleted: [] });
     expect(JSON.parse(lines[0] as string)).toEqual({ swarmline: "log", format: 2, run: RUN, last: 9 });
     expect(lines.slice(1).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(verifyLog(crypto, registry, lines)).toMatchObject({ ok: true, events: 9, actors: 2 });
@@ -56,7 +56,7 @@ describe("log export", () => {
       // A process that died mid-batch: its signed last event never landed.
       yield* log.append(RUN, bob.actor, bob.ticks(3).slice(0, 2));
     }));
-    expect(n).toEqual({ events: 6, refused: 2, reasons: { Unsigned: 2 } });
+    expect(n).toEqual({ events: 6, refused: 2, reasons: { Unsigned: 2 }, refilled: 0, deleted: [] });
     const kinds = lines.slice(1).map((l) => ("refused" in (JSON.parse(l) as object) ? "refused" : "event"));
     expect(kinds).toEqual(["event", "event", "event", "event", "event", "event", "refused", "refused"]);
     expect(verifyLog(crypto, registry, lines)).toEqual({ ok: true, events: 6, actors: 2, refused: 2 });
@@ -64,7 +64,7 @@ describe("log export", () => {
 
   it("exports an empty run as a header alone", async () => {
     const { n, lines } = await exported(layerMemory(), Effect.void);
-    expect(n).toEqual({ events: 0, refused: 0, reasons: {} });
+    expect(n).toEqual({ events: 0, refused: 0, reasons: {}, refilled: 0, deleted: [] });
     expect(lines).toHaveLength(1);
   });
 });

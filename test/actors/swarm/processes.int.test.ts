@@ -3,6 +3,9 @@
 // started again with the same --run, and the run completes; the log (read back from NATS) verifies,
 // every orchestrator decision re-derives, and no microbatch is lost or counted twice.
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +23,9 @@ import type { SwarmFact } from "../../../src/events/swarm/index.js";
 import { verifyLog } from "../../../src/events/verify.js";
 import { vocabularyRegistry } from "../../../src/events/vocabulary.js";
 import { auditDecisions, checkInvariants } from "../../../src/machines/orchestrator/index.js";
+
+/** The spawned actors' journals (not under the working directory). */
+const JOURNALS = mkdtempSync(join(tmpdir(), "swl-journals-"));
 
 const BIN = fileURLToPath(new URL("../../../bin/swarmline.mjs", import.meta.url));
 const STEPS = 36;
@@ -84,10 +90,10 @@ describe("orchestrator and miners as separate processes", () => {
   });
 
   it("survives a killed miner and a killed-and-restarted orchestrator, completing every microbatch exactly once", async () => {
-    const first = swarmline(["orchestrate", "--nats", nats.url, ...ORCH]);
+    const first = swarmline(["orchestrate", "--journal", JOURNALS, "--nats", nats.url, ...ORCH]);
     procs.push(first);
     await first.waitFor(/starting run proc-run/);
-    const miners = [1, 2, 3, 4].map((i) => swarmline(["miner", "--nats", nats.url, "--run", RUN, "--hotkey", `//Miner${i}`]));
+    const miners = [1, 2, 3, 4].map((i) => swarmline(["miner", "--journal", JOURNALS, "--nats", nats.url, "--run", RUN, "--hotkey", `//Miner${i}`]));
     procs.push(...miners);
 
     // Kill a stage-0 miner (leases name it directly, so it holds work in flight) once training runs.
@@ -101,7 +107,7 @@ describe("orchestrator and miners as separate processes", () => {
     first.child.kill("SIGKILL");
     expect((await first.exit).signal).toBe("SIGKILL");
     // The restarted orchestrator also validates the weights the log names (no miner involved).
-    const second = swarmline(["orchestrate", "--nats", nats.url, ...ORCH, "--eval-every", "12", "--eval-batches", "2"]);
+    const second = swarmline(["orchestrate", "--journal", JOURNALS, "--nats", nats.url, ...ORCH, "--eval-every", "12", "--eval-batches", "2"]);
     procs.push(second);
     const resumed = await second.waitFor(/resuming run proc-run from its log: (\d+)\/36/);
     expect(Number(resumed[1])).toBeGreaterThanOrEqual(14);

@@ -24,6 +24,9 @@ import { vocabularyRegistry } from "../../../src/events/vocabulary.js";
 import { auditDecisions, checkInvariants } from "../../../src/machines/orchestrator/index.js";
 import { captureOutput } from "../../cli/capture.js";
 
+/** The spawned actors' journals (not under the working directory). */
+const JOURNALS = mkdtempSync(join(tmpdir(), "swl-journals-"));
+
 const BIN = fileURLToPath(new URL("../../../bin/swarmline.mjs", import.meta.url));
 
 /** A child `swarmline` process: its stderr so far, and its exit. */
@@ -93,7 +96,7 @@ describe("riding through the bus's faults", () => {
     const run = "restart-run";
     let killed: Promise<void> | undefined;
     const orch = swarmline([
-      "orchestrate", "--nats", nats.url, "--run", run, "--stages", "2", "--layers", "2", "--d-model", "32", "--heads", "2", "--seq", "16", "--batch", "4",
+      "orchestrate", "--journal", JOURNALS, "--nats", nats.url, "--run", run, "--stages", "2", "--layers", "2", "--d-model", "32", "--heads", "2", "--seq", "16", "--batch", "4",
       "--bottleneck", "4", "--steps", String(steps), "--merge-every", "8", "--tick-ms", "40", "--heartbeat-timeout-ticks", "125", "--json",
     ], (line) => {
       // 30 microbatches in: kill the server, restart it 3 s later on the same port and store.
@@ -102,7 +105,7 @@ describe("riding through the bus's faults", () => {
         killed = nats.kill().then(() => new Promise((r) => setTimeout(r, 3_000))).then(() => nats.restart());
     });
     procs.push(orch);
-    const miners = [1, 2, 3].map((i) => swarmline(["miner", "--nats", nats.url, "--run", run, "--hotkey", `//Miner${i}`]));
+    const miners = [1, 2, 3].map((i) => swarmline(["miner", "--journal", JOURNALS, "--nats", nats.url, "--run", run, "--hotkey", `//Miner${i}`]));
     procs.push(...miners);
 
     expect(await orch.exit, orch.err).toEqual({ code: 0, signal: null });
