@@ -5,7 +5,7 @@ import type { ApiPromise } from "@polkadot/api";
 import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import {
-  BadSignature, ChainRejected, type ChainError, CommitRevealMismatch, HotkeyNotRegistered, RevealRefused, UnknownNetuid, WeightsInvalid, WeightsRateLimited,
+  BadSignature, ChainRejected, type ChainError, CommitmentRefused, CommitRevealMismatch, HotkeyNotRegistered, RevealRefused, UnknownNetuid, WeightsInvalid, WeightsRateLimited,
 } from "./errors.js";
 
 /** Where the chain took an extrinsic. */
@@ -43,6 +43,26 @@ export const moduleError = (name: string, docs: string, c: Context): ChainError 
   }
 };
 
+/** A Commitments pallet error, by its runtime name, as a typed error (the chain refused: sent = true). */
+export const commitmentsError = (name: string, docs: string, c: Context): ChainError => {
+  const message = `the chain refused: Commitments.${name}${docs === "" ? "" : ` (${docs})`}`;
+  switch (name) {
+    // The runtime's CanCommit: the hotkey must be registered on the subnet.
+    case "AccountNotAllowedCommit": return new HotkeyNotRegistered({ hotkey: c.hotkey, netuid: c.netuid, sent: true, message: `${message}: ${c.hotkey} is not registered on subnet ${c.netuid}` });
+    case "CommitmentSetRateLimitExceeded": return new CommitmentRefused({ reason: "rate-limited", netuid: c.netuid, sent: true, message });
+    default: return new ChainRejected({ error: `Commitments.${name}`, message });
+  }
+};
+
+/** A module error by its pallet (section) and name: the pallets this adapter calls are typed, others named. */
+const palletError = (section: string, name: string, docs: string, c: Context): ChainError => {
+  switch (section) {
+    case "subtensorModule": return moduleError(name, docs, c);
+    case "commitments": return commitmentsError(name, docs, c);
+    default: return new ChainRejected({ error: `${section}.${name}`, message: `the chain refused: ${section}.${name}` });
+  }
+};
+
 /** A refusal by the node's pool or RPC layer (the extrinsic never reached a block). */
 export const poolError = (e: unknown): ChainError => {
   const text = e instanceof Error ? e.message : String(e);
@@ -75,7 +95,7 @@ export const signAndInclude = async (api: ApiPromise, tx: SubmittableExtrinsic<"
       if (err === undefined) return done(() => resolve({ blockHash }));
       if (!err.isModule) return done(() => reject(new ChainRejected({ error: err.toString(), message: `the extrinsic failed in block ${blockHash}: ${err.toString()}` })));
       const meta = api.registry.findMetaError(err.asModule as Parameters<typeof api.registry.findMetaError>[0]);
-      done(() => reject(meta.section === "subtensorModule" ? moduleError(meta.name, meta.docs.join(" ").trim(), c) : new ChainRejected({ error: `${meta.section}.${meta.name}`, message: `the chain refused: ${meta.section}.${meta.name}` })));
+      done(() => reject(palletError(meta.section, meta.name, meta.docs.join(" ").trim(), c)));
     }).then((u) => {
       unsub = u;
       if (settled) u();

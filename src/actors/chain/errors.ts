@@ -57,12 +57,20 @@ export class WeightsNotHeld extends Schema.TaggedError<WeightsNotHeld>()("Weight
   netuid: Schema.Number, message: Schema.String,
 }) {}
 
+/**
+ * A commitment (an anchored log head) the Commitments pallet refuses: one was set less than its
+ * rate limit ago, or the signer is not the anchor's orchestrator (whose commitment a verifier reads).
+ */
+export class CommitmentRefused extends Schema.TaggedError<CommitmentRefused>()("CommitmentRefused", {
+  reason: Schema.Literals(["rate-limited", "wrong-signer"]), netuid: Schema.Number, sent: Schema.Boolean, message: Schema.String,
+}) {}
+
 export type ChainError =
   | ChainUnavailable | UnknownNetuid | HotkeyNotRegistered | WeightsInvalid | WeightsRateLimited
-  | CommitRevealMismatch | RevealRefused | BadSignature | ChainRejected | WeightsNotHeld;
+  | CommitRevealMismatch | RevealRefused | BadSignature | ChainRejected | WeightsNotHeld | CommitmentRefused;
 
 /** True for every error of this module: the CLI maps them to exit 1 with their message. */
 export const isChainError = (e: unknown): e is ChainError =>
   e instanceof ChainUnavailable || e instanceof UnknownNetuid || e instanceof HotkeyNotRegistered || e instanceof WeightsInvalid
   || e instanceof WeightsRateLimited || e instanceof CommitRevealMismatch || e instanceof RevealRefused || e instanceof BadSignature
-  || e instanceof ChainRejected || e instanceof WeightsNotHeld;
+  || e instanceof ChainRejected || e instanceof WeightsNotHeld || e instanceof CommitmentRefused;

@@ -3,7 +3,7 @@
 // orchestrator's hotkey and appended to a head file outside the log, so `log verify --head FILE`
 // catches a log whose end was cut.
 import { appendFileSync } from "node:fs";
-import { makeAnchor } from "../../events/head.js";
+import { type LogAnchor, makeAnchor } from "../../events/head.js";
 import type { Hotkey } from "../identity/index.js";
 import { nodeCrypto } from "../identity/node-crypto.js";
 import type { RunFeed } from "./feed.js";
@@ -17,6 +17,11 @@ export interface HeadAnchorOptions {
    * ScoringStarted `window` takes over: anchors then fall where its windows close).
    */
   readonly every: number;
+  /**
+   * Called with each anchor once it is in the file: where a launcher commits it on chain. A throw,
+   * or a rejected promise, goes to `onError` and anchoring goes on.
+   */
+  readonly onAnchor?: (a: LogAnchor) => void | Promise<void>;
   readonly onError?: (e: unknown) => void;
 }
 
@@ -44,6 +49,13 @@ export const startHeadAnchors = (o: HeadAnchorOptions): HeadAnchors => {
     lastDigest = a.digest;
     try {
       appendFileSync(o.file, `${JSON.stringify(a)}\n`);
+    } catch (e) {
+      o.onError?.(e);
+      return;
+    }
+    try {
+      // An async onAnchor (a chain commit) runs on; its rejection must not go unhandled.
+      Promise.resolve(o.onAnchor?.(a)).catch((e: unknown) => o.onError?.(e));
     } catch (e) {
       o.onError?.(e);
     }

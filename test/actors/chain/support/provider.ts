@@ -1,17 +1,18 @@
 // An in-process subtensor node behind @polkadot/api's ProviderInterface: it serves the real
-// metadata (spec 219), storage for a small subnet, instant-sealed blocks and their events, and
-// DECODES every submitted extrinsic with that metadata, checking its signature against the
-// signer's account before anything is applied. Like a node, it tells storage subscribers the
-// values that changed at each new block (@polkadot/api keeps a subscription alive for ~1.75 s
-// after a read and answers the next read from it): a test that changes `subnets` seals a block. Tests read `submitted` to see exactly what the
-// adapter sent. There is no subtensor node on this machine; this is the closest honest stand-in.
+// metadata (spec 219), storage for a small subnet and the Commitments pallet, instant-sealed
+// blocks and their events, and DECODES every submitted extrinsic with that metadata, checking
+// its signature against the signer's account before anything is applied. Like a node, it tells
+// storage subscribers the values that changed at each new block (@polkadot/api keeps a
+// subscription alive for ~1.75 s after a read and answers the next read from it): a test that
+// changes `subnets` seals a block. Tests read `submitted` to see exactly what the adapter sent.
+// There is no subtensor node on this machine; this is the closest honest stand-in.
 import type { ProviderInterface, ProviderInterfaceCallback, ProviderInterfaceEmitCb, ProviderInterfaceEmitted } from "@polkadot/rpc-provider/types";
 import type { TypeRegistry } from "@polkadot/types";
 import type { Extrinsic } from "@polkadot/types/interfaces";
 import { compactToU8a, stringCamelCase, u8aConcat, u8aToHex } from "@polkadot/util";
 import { blake2AsU8a, decodeAddress, signatureVerify } from "@polkadot/util-crypto";
 import { loadRegistry, type MetadataFixture, metadataFixture } from "./metadata.js";
-import { applyWeightCall, makeSubnet, type Outcome, type Subnet, type SubnetSpec } from "./runtime.js";
+import { applyCommitmentCall, applyWeightCall, type CommitmentLimits, type Commitments, makeCommitments, makeSubnet, type Outcome, type Subnet, type SubnetSpec } from "./runtime.js";
 import { storageKey, subnetStorage } from "./storage.js";
 
 /** One extrinsic as the node decoded it: the call by its metadata names, its arguments, its signer. */
@@ -37,6 +38,10 @@ export class MemorySubtensor implements ProviderInterface {
   readonly fixture: MetadataFixture = metadataFixture();
   readonly registry: TypeRegistry;
   readonly subnets = new Map<number, Subnet>();
+  /** The Commitments pallet's storage (CommitmentOf, LastCommitment), by netuid then hotkey. */
+  readonly commitments: Commitments = makeCommitments();
+  /** The Commitments pallet's constants, read from the metadata. */
+  readonly commitmentLimits: CommitmentLimits;
   /** Every extrinsic submitted, decoded, in order (refused ones are not here: they never reached a block). */
   readonly submitted: SubmittedExtrinsic[] = [];
   /** Every RPC method called, in order, so a test can assert that nothing was submitted. */
@@ -56,6 +61,12 @@ export class MemorySubtensor implements ProviderInterface {
     const events = this.decorated.query["system"]?.["events"];
     if (events === undefined) throw new Error("no System.Events in the metadata");
     this.eventsKey = storageKey(events());
+    const k = this.decorated.consts["commitments"];
+    if (k === undefined) throw new Error("no Commitments constants in the metadata");
+    this.commitmentLimits = {
+      maxFields: Number(k["maxFields"]?.toString()), rateLimit: Number(k["rateLimit"]?.toString()),
+      initialDeposit: BigInt(k["initialDeposit"]?.toString() ?? "0"), fieldDeposit: BigInt(k["fieldDeposit"]?.toString() ?? "0"),
+    };
     for (const s of subnets) this.subnets.set(s.netuid, makeSubnet(s));
     this.seal(startBlock, [], new Uint8Array([0]));
   }
@@ -96,7 +107,7 @@ export class MemorySubtensor implements ProviderInterface {
   private storage(key: string, at: unknown): string | null {
     const b = this.block(at) ?? this.head;
     if (key === this.eventsKey) return b.events;
-    return subnetStorage(this.registry, this.decorated, this.subnets).get(key) ?? null;
+    return subnetStorage(this.registry, this.decorated, this.subnets, this.commitments).get(key) ?? null;
   }
 
   async send<T = unknown>(method: string, params: unknown[]): Promise<T> {
@@ -155,8 +166,10 @@ export class MemorySubtensor implements ProviderInterface {
     const number = this.head.number + 1;
     const outcome: Outcome = section === "subtensorModule"
       ? applyWeightCall(this.registry, this.subnets, signer, number, method, args)
-      : { ok: false, error: `unsupported call ${section}.${method}` };
-    const block = this.seal(number, [hex], this.events(outcome));
+      : section === "commitments"
+        ? applyCommitmentCall(this.subnets, this.commitments, this.commitmentLimits, signer, number, method, args)
+        : { ok: false, error: `unsupported call ${section}.${method}` };
+    const block = this.seal(number, [hex], this.events(outcome, section === "commitments" ? "Commitments" : "SubtensorModule"));
     const s: SubmittedExtrinsic = { hex, hash: ext.hash.toHex(), signer, section, method, args, block: block.number, outcome };
     this.submitted.push(s);
     return s;
@@ -176,17 +189,22 @@ export class MemorySubtensor implements ProviderInterface {
     });
   }
 
-  /** System.Events of a block with one extrinsic: the call's own event and ExtrinsicSuccess, or ExtrinsicFailed. */
-  private events(o: Outcome): Uint8Array {
+  /**
+   * System.Events of a block with one extrinsic of `pallet`: the call's own event and
+   * ExtrinsicSuccess, or ExtrinsicFailed. set_commitment is Operational and free, as the pallet declares.
+   */
+  private events(o: Outcome, pallet: "SubtensorModule" | "Commitments"): Uint8Array {
     const record = (bytes: Uint8Array): Uint8Array => u8aConcat(new Uint8Array([0, 0, 0, 0, 0]), bytes, new Uint8Array([0]));
-    const info = { weight: { refTime: 1_000_000, proofSize: 0 }, class: "Normal", paysFee: "Yes" };
+    const info = pallet === "Commitments"
+      ? { weight: { refTime: 1_000_000, proofSize: 0 }, class: "Operational", paysFee: "No" }
+      : { weight: { refTime: 1_000_000, proofSize: 0 }, class: "Normal", paysFee: "Yes" };
     if (!o.ok) {
-      const index = this.decoratedPallet("SubtensorModule");
-      const err = this.decorated.errors.subtensorModule?.[o.error];
+      const index = this.decoratedPallet(pallet);
+      const err = this.decorated.errors[stringCamelCase(pallet)]?.[o.error];
       const dispatchError = err === undefined ? { Other: null } : { Module: { index, error: u8aToHex(new Uint8Array([err.meta.index.toNumber(), 0, 0, 0])) } };
       return u8aConcat(compactToU8a(1), record(this.event("System", "ExtrinsicFailed", [dispatchError, info])));
     }
-    return u8aConcat(compactToU8a(2), record(this.event("SubtensorModule", o.event.name, o.event.args)), record(this.event("System", "ExtrinsicSuccess", [info])));
+    return u8aConcat(compactToU8a(2), record(this.event(pallet, o.event.name, o.event.args)), record(this.event("System", "ExtrinsicSuccess", [info])));
   }
 
   private decoratedPallet(name: string): number {

@@ -1,7 +1,8 @@
-// A subtensor runtime in miniature, for the weight calls only: the checks of pallet_subtensor
-// (spec 219, weights.rs) in their order, over a small subnet held as plain data. The provider
-// decodes an extrinsic with the real metadata and hands its call here; errors come back by the
-// runtime's own names so they encode as the real module errors.
+// A subtensor runtime in miniature, for the weight calls and set_commitment only: the checks of
+// pallet_subtensor (spec 219, weights.rs) and pallet_commitments (lib.rs) in their order, over a
+// small subnet held as plain data. The provider decodes an extrinsic with the real metadata and
+// hands its call here; errors come back by the runtime's own names so they encode as the real
+// module errors.
 import { blake2AsU8a, decodeAddress } from "@polkadot/util-crypto";
 import { u8aToHex } from "@polkadot/util";
 import type { TypeRegistry } from "@polkadot/types";
@@ -128,4 +129,45 @@ export const applyWeightCall = (
     default:
       return fail(`unexpected call SubtensorModule.${method}`);
   }
+};
+
+/** pallet_commitments' Registration: what CommitmentOf(netuid, who) holds. */
+export interface Registration { readonly deposit: bigint; readonly block: number; readonly info: unknown }
+
+/** pallet_commitments' storage, by netuid then hotkey (ss58): CommitmentOf and LastCommitment. */
+export interface Commitments {
+  readonly of: Map<number, Map<string, Registration>>;
+  readonly last: Map<number, Map<string, number>>;
+}
+
+export const makeCommitments = (): Commitments => ({ of: new Map(), last: new Map() });
+
+/** The pallet's constants as the metadata states them (spec 219: 1 field, 100 blocks, no deposit). */
+export interface CommitmentLimits { readonly maxFields: number; readonly rateLimit: number; readonly initialDeposit: bigint; readonly fieldDeposit: bigint }
+
+/**
+ * Applies Commitments.set_commitment signed by `who` in block `block`, as the pallet does: the
+ * runtime's CanCommit (the hotkey is registered on the subnet), at most MaxFields fields, one
+ * commitment per RateLimit blocks; then CommitmentOf and LastCommitment are written and
+ * Commitment { netuid, who } is emitted.
+ */
+export const applyCommitmentCall = (
+  nets: ReadonlyMap<number, Subnet>, c: Commitments, limits: CommitmentLimits, who: string, block: number, method: string, args: Record<string, unknown>,
+): Outcome => {
+  if (method !== "set_commitment") return fail(`unexpected call Commitments.${method}`);
+  const netuid = Number(args["netuid"]);
+  const net = nets.get(netuid);
+  if (net === undefined || uidOf(net, who) === undefined) return fail("AccountNotAllowedCommit");
+  const info = args["info"] as { fields: unknown[] };
+  if (info.fields.length > limits.maxFields) return fail("TooManyFieldsInCommitmentInfo");
+  const last = c.last.get(netuid)?.get(who);
+  if (last !== undefined && block < last + limits.rateLimit) return fail("CommitmentSetRateLimitExceeded");
+  const of = c.of.get(netuid) ?? new Map<string, Registration>();
+  const lastOf = c.last.get(netuid) ?? new Map<string, number>();
+  // No Currency here: the deposit is recorded, not reserved (both constants are 0 on subtensor).
+  of.set(who, { deposit: limits.initialDeposit + BigInt(info.fields.length) * limits.fieldDeposit, block, info });
+  lastOf.set(who, block);
+  c.of.set(netuid, of);
+  c.last.set(netuid, lastOf);
+  return { ok: true, event: { name: "Commitment", args: [netuid, who] } };
 };

@@ -1,10 +1,11 @@
 // The storage a subnet shows to the chain adapter, keyed and encoded exactly as a node would:
 // keys from the metadata's storage entries (hashers included), values SCALE-encoded with the
-// entries' own types. Rebuilt from the subnet's plain state on every read, so it never drifts.
+// entries' own types. Rebuilt from the subnets' (and Commitments') plain state on every read, so
+// it never drifts.
 import type { TypeRegistry } from "@polkadot/types";
 import type { expandMetadata } from "@polkadot/types/metadata/decorate";
 import { compactStripLength, u8aToHex } from "@polkadot/util";
-import type { Subnet } from "./runtime.js";
+import type { Commitments, Subnet } from "./runtime.js";
 
 /** A decorated entry's key carries a compact length prefix; the node's key is what follows it. */
 export const storageKey = (prefixed: Uint8Array): string => u8aToHex(compactStripLength(prefixed)[1]);
@@ -17,15 +18,15 @@ const valueType = (registry: TypeRegistry, e: Entry): string => {
   return registry.createLookupType(t.isPlain ? t.asPlain : t.asMap.value);
 };
 
-/** Every storage key → value the adapter may read, for all subnets. */
-export const subnetStorage = (registry: TypeRegistry, d: Decorated, subnets: ReadonlyMap<number, Subnet>): Map<string, string> => {
+/** Every storage key → value the adapter may read, for all subnets (and the Commitments pallet's, when given). */
+export const subnetStorage = (registry: TypeRegistry, d: Decorated, subnets: ReadonlyMap<number, Subnet>, commitments?: Commitments): Map<string, string> => {
   const out = new Map<string, string>();
-  const q = d.query["subtensorModule"] as Record<string, Entry>;
-  const put = (name: string, keys: unknown[], value: unknown): void => {
-    const e = q[name.charAt(0).toLowerCase() + name.slice(1)];
-    if (e === undefined) throw new Error(`no storage SubtensorModule.${name} in the metadata`);
+  const putIn = (pallet: string) => (name: string, keys: unknown[], value: unknown): void => {
+    const e = (d.query[pallet.charAt(0).toLowerCase() + pallet.slice(1)] as Record<string, Entry> | undefined)?.[name.charAt(0).toLowerCase() + name.slice(1)];
+    if (e === undefined) throw new Error(`no storage ${pallet}.${name} in the metadata`);
     out.set(storageKey(e(...keys)), u8aToHex(registry.createType(valueType(registry, e), value).toU8a()));
   };
+  const put = putIn("SubtensorModule");
   for (const net of subnets.values()) {
     const n = net.netuid;
     put("NetworksAdded", [n], true);
@@ -49,5 +50,8 @@ export const subnetStorage = (registry: TypeRegistry, d: Decorated, subnets: Rea
       if (c !== undefined && c.length > 0) put("WeightCommits", [n, x.hotkey], c);
     });
   }
+  const commitment = putIn("Commitments");
+  for (const [n, of] of commitments?.of ?? []) for (const [who, r] of of) commitment("CommitmentOf", [n, who], r);
+  for (const [n, last] of commitments?.last ?? []) for (const [who, block] of last) commitment("LastCommitment", [n, who], block);
   return out;
 };
