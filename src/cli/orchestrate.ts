@@ -12,6 +12,10 @@ import { makeNatsEventLog } from "../actors/nats/eventlog.js";
 import { StageKernels } from "../actors/swarm/stage-kernels.js";
 import { logWeights, validationBpb, valBatches } from "../actors/swarm/evaluate.js";
 import { startHeadAnchors } from "../actors/swarm/anchor.js";
+import { type ChainAnchors, startChainAnchors } from "../actors/chain/anchor.js";
+import { connectChain } from "../actors/chain/connect.js";
+import { parseNetuid } from "./metagraph.js";
+import { hotkeyPair } from "../actors/chain/keys.js";
 import { startRunFeed, type RunFeed } from "../actors/swarm/feed.js";
 import { readModel } from "../actors/swarm/model.js";
 import { startOrchestratorHost } from "../actors/swarm/orchestrator-host.js";
@@ -23,7 +27,7 @@ import type { OrchestratorState } from "../machines/orchestrator/index.js";
 import { checkRunId, flagSettings, readRunFile, RUN_DEFAULTS, settingsOf, UsageError } from "./run-settings.js";
 import { DEFAULT_JOURNAL_DIR, hotkeyFromFlag, JOURNAL_FLAG_HELP, journalFor, membershipFor, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
 
-type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean; evalEvery: string; evalBatches: string; secure?: boolean; head?: string; journal: string };
+type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean; evalEvery: string; evalBatches: string; secure?: boolean; head?: string; journal: string; chain?: string; netuid?: string };
 
 /** The summary printed at the end (stdout; one JSON line with --json). */
 export interface OrchestrateSummary {
@@ -59,6 +63,22 @@ const summaryOf = (run: string, resumed: boolean, feed: RunFeed, tokens0: number
 
 const fmt = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(3));
 
+/** --chain URL --netuid N (with --head): where the anchors are also committed. */
+const chainFlags = (f: Flags): { url: string; netuid: number } | undefined => {
+  if (f.chain === undefined && f.netuid === undefined) return undefined;
+  if (f.chain === undefined || f.netuid === undefined) throw new UsageError({ message: "--chain and --netuid go together: the subtensor node and the subnet to commit the anchors on" });
+  if (f.head === undefined) throw new UsageError({ message: "--chain commits the anchors --head writes: add --head FILE" });
+  if (!/^wss?:\/\//.test(f.chain)) throw new UsageError({ message: `--chain must be a ws:// or wss:// URL of a subtensor node, got "${f.chain}"` });
+  return { url: f.chain, netuid: parseNetuid(f.netuid) };
+};
+
+/** Connects to the chain and commits anchors with the orchestrator's hotkey (a failure is a line on stderr; the run goes on). */
+const openChainAnchors = async (url: string, uri: string, netuid: number, cleanups: (() => Promise<unknown>)[]): Promise<ChainAnchors> => {
+  const api = await connectChain(url);
+  cleanups.push(() => api.disconnect());
+  return startChainAnchors(api, await hotkeyPair(uri), netuid, (e) => process.stderr.write(`orchestrate: anchor not committed on subnet ${netuid}: ${e instanceof Error ? e.message : String(e)}\n`));
+};
+
 const orchestrate = async (f: Flags): Promise<number> => {
   const tickMs = Number(f.tickMs);
   if (!Number.isInteger(tickMs) || tickMs < 1) throw new UsageError({ message: `--tick-ms must be an integer >= 1, got "${f.tickMs}"` });
@@ -70,6 +90,7 @@ const orchestrate = async (f: Flags): Promise<number> => {
   const run = checkRunId(f.run ?? `run-${settings.seed}-${randomBytes(3).toString("hex")}`);
   await cryptoReady();
   const hotkey = hotkeyFromFlag(f.hotkey);
+  const chain = chainFlags(f);
   const member = await membershipFor(f.secure, f.nats, run, hotkey, "orchestrator");
   return withSwarmProcess(f.nats, `swarmline-orchestrate-${run}`, async (scope) => {
     const { nc, sig, cleanups } = scope;
@@ -99,7 +120,12 @@ const orchestrate = async (f: Flags): Promise<number> => {
     const stats = new RunStats(model);
     feed.listen((i) => stats.observe(i.fact));
     // Appended to (a resumed run keeps its earlier anchors); every 50 microbatches without a validator's window.
-    const anchors = f.head === undefined ? undefined : startHeadAnchors({ feed, hotkey, file: f.head, every: 50, onError: (e) => process.stderr.write(`orchestrate: cannot write --head ${f.head}: ${e instanceof Error ? e.message : String(e)}\n`) });
+    // With --chain, each anchor is also committed on the subnet (Commitments pallet) as its rate limit allows.
+    const onChain = chain === undefined ? undefined : await openChainAnchors(chain.url, f.hotkey, chain.netuid, cleanups);
+    const anchors = f.head === undefined ? undefined : startHeadAnchors({
+      feed, hotkey, file: f.head, every: 50, ...(onChain === undefined ? {} : { onAnchor: (a) => onChain.onAnchor(a) }),
+      onError: (e) => process.stderr.write(`orchestrate: cannot write --head ${f.head}: ${e instanceof Error ? e.message : String(e)}\n`),
+    });
     cleanups.push(async () => anchors?.stop());
     const started = performance.now();
     const tokens0 = before.counters.tokens;
@@ -160,6 +186,10 @@ const orchestrate = async (f: Flags): Promise<number> => {
       sig.signal,
     ]);
     await host.stop();
+    if (onChain !== undefined && outcome === "done") {
+      const c = await onChain.final({ onWait: (m) => process.stderr.write(`orchestrate: ${m}\n`) });
+      if (c !== undefined) process.stderr.write(`orchestrate: the run's last anchor is on subnet ${chain?.netuid}: ${c.value} in block ${c.block}\n`);
+    }
     const secs = (performance.now() - started) / 1000;
     if (outcome === "done") evaluate(feed.view().counters.tokens);
     await evals;
@@ -211,6 +241,8 @@ export const registerOrchestrate = (program: Command): void => {
     .option("--eval-batches <n>", "validation batches per evaluation", "8")
     .option("--secure", "the server is secured (`swarmline nats --secure`): join through its gatekeeper (the hotkey must be one of its --orchestrator addresses, or on its allow-list as orchestrator)")
     .option("--journal <dir>", JOURNAL_FLAG_HELP, DEFAULT_JOURNAL_DIR)
+    .option("--chain <url>", "with --head and --netuid: also commit each anchor on this subtensor node (ws:// or wss://) through the Commitments pallet, as its rate limit allows; the run's last one is committed before exit (`log verify --head FILE --chain URL --netuid N` checks it)")
+    .option("--netuid <n>", "the subnet whose commitment holds the anchors (with --chain; the hotkey must be registered on it)")
     .option("--head <file>", "append signed log heads to FILE at every scoring window and at completion (`log verify --head FILE` catches a log cut at its end)")
     .option("--json", "print the final summary as one JSON line on stdout")
     .action(swarmAction("orchestrate", orchestrate));

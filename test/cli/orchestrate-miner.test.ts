@@ -83,6 +83,12 @@ describe("exit codes", () => {
     expect(err).toMatch(/--eval-every must be an integer >= 0 \(0: off\)/);
     expect(await main(["node", "swarmline", "orchestrate", "--nats", "nats://127.0.0.1:1", "--eval-every", "10", "--eval-batches", "0"])).toBe(2);
     expect(err).toMatch(/--eval-batches must be an integer >= 1/);
+    expect(await main(["node", "swarmline", "orchestrate", "--nats", "nats://127.0.0.1:1", "--chain", "ws://127.0.0.1:1", "--head", "h"])).toBe(2);
+    expect(err).toMatch(/--chain and --netuid go together/);
+    expect(await main(["node", "swarmline", "orchestrate", "--nats", "nats://127.0.0.1:1", "--chain", "ws://127.0.0.1:1", "--netuid", "3"])).toBe(2);
+    expect(err).toMatch(/--chain commits the anchors --head writes: add --head FILE/);
+    expect(await main(["node", "swarmline", "orchestrate", "--nats", "nats://127.0.0.1:1", "--chain", "http://x", "--netuid", "3", "--head", "h"])).toBe(2);
+    expect(err).toMatch(/--chain must be a ws:\/\/ or wss:\/\/ URL/);
     expect(await main(["node", "swarmline", "orchestrate", "--nats", "nats://127.0.0.1:1", "--steps", "4"])).toBe(1);
     expect(err).toMatch(/NatsUnavailable: cannot connect to nats:\/\/127.0.0.1:1[\s\S]*swarmline nats/);
     expect(await main(["node", "swarmline", "miner", "--nats", "nats://127.0.0.1:1", "--hotkey", "//M"])).toBe(1);

@@ -117,3 +117,68 @@ export const checkAnchorOnChain = async (api: ApiPromise, netuid: number, anchor
     detail: `${who}'s commitment on subnet ${netuid} (block ${held.block}) is ${held.value}, but the head file's last anchor (${what(a)}) commits to ${expected} and no anchor of the file matches: the file was cut or altered, or the hotkey committed something else since`,
   };
 };
+
+/** A run's anchors committed on chain as the orchestrator makes them (see startChainAnchors). */
+export interface ChainAnchors {
+  /** Give it each new anchor (HeadAnchorOptions.onAnchor): committed now, or as soon as the rate limit allows. */
+  onAnchor(a: LogAnchor): Promise<void>;
+  /**
+   * Commits the newest anchor if it is not on chain yet, waiting out the pallet's rate limit (polling
+   * every `pollMs`) for at most `maxWaitMs`; resolves with what was committed last, or undefined.
+   */
+  final(o?: { readonly maxWaitMs?: number; readonly pollMs?: number; readonly onWait?: (message: string) => void }): Promise<AnchorCommitted | undefined>;
+}
+
+/**
+ * Commits anchors on subnet `netuid` with `pair` (the orchestrator's hotkey). The pallet takes one
+ * commitment per rate limit (100 blocks on subtensor, ~20 min), so an anchor made too soon after
+ * the last commit waits, replaced by any newer one; `final()` waits for the limit to pass so the
+ * run's last anchor is the one on chain. Other failures go to `onError`; anchoring goes on.
+ */
+export const startChainAnchors = (api: ApiPromise, pair: KeyringPair, netuid: number, onError: (e: unknown) => void): ChainAnchors => {
+  let pending: LogAnchor | undefined;
+  let last: AnchorCommitted | undefined;
+  let queue: Promise<void> = Promise.resolve();
+  /** true when nothing is left to commit (done, or failed for good). */
+  const attempt = async (): Promise<boolean> => {
+    const a = pending;
+    if (a === undefined) return true;
+    try {
+      last = await commitAnchor(api, pair, netuid, a);
+      if (pending === a) pending = undefined;
+      return pending === undefined;
+    } catch (e) {
+      if (e instanceof CommitmentRefused && e.reason === "rate-limited" && !e.sent) return false;
+      if (pending === a) pending = undefined;
+      onError(e);
+      return true;
+    }
+  };
+  const enqueue = (): Promise<boolean> => {
+    const r = queue.then(attempt);
+    queue = r.then(() => undefined, () => undefined);
+    return r;
+  };
+  return {
+    onAnchor: async (a) => {
+      pending = a;
+      await enqueue();
+    },
+    final: async (o = {}) => {
+      const deadline = performance.now() + (o.maxWaitMs ?? 30 * 60_000);
+      let told = false;
+      while (!(await enqueue())) {
+        if (performance.now() >= deadline) {
+          onError(new CommitmentRefused({ reason: "rate-limited", netuid, sent: false, message: `the run's last anchor is not on chain: the Commitments rate limit did not pass within ${Math.round((o.maxWaitMs ?? 30 * 60_000) / 1000)} s (log verify --chain will name an earlier anchor)` }));
+          return last;
+        }
+        if (!told) {
+          told = true;
+          o.onWait?.(`waiting for the Commitments rate limit to pass to commit the run's last anchor on subnet ${netuid}`);
+        }
+        await new Promise((r) => setTimeout(r, o.pollMs ?? 6_000));
+      }
+      return last;
+    },
+  };
+};

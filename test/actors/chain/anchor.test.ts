@@ -3,7 +3,7 @@
 // per rate limit, the last one kept), and what the chain holds is read back as a verifier would.
 import type { ApiPromise } from "@polkadot/api";
 import { afterEach, describe, expect, it } from "vitest";
-import { anchorCommitment, checkAnchorOnChain, commitAnchor, readAnchorCommitment } from "../../../src/actors/chain/anchor.js";
+import { anchorCommitment, checkAnchorOnChain, commitAnchor, readAnchorCommitment, startChainAnchors } from "../../../src/actors/chain/anchor.js";
 import { connectChain } from "../../../src/actors/chain/connect.js";
 import { signAndInclude } from "../../../src/actors/chain/dispatch.js";
 import { CommitmentRefused, HotkeyNotRegistered } from "../../../src/actors/chain/errors.js";
@@ -115,5 +115,27 @@ describe("anchored heads on chain", () => {
     // A head file cut before its last anchor, or an anchor the chain never saw.
     expect(await checkAnchorOnChain(api, NETUID, [a1])).toMatchObject({ ok: false, reason: "Mismatch", orchestrator: validator.address });
     expect(await checkAnchorOnChain(api, NETUID, [a1, a2, anchorBy("//Validator", 24)])).toMatchObject({ ok: false, reason: "EarlierAnchor", detail: expect.stringContaining("anchor 2 of 3") });
+  });
+
+  it("an orchestrator's anchors: the first is committed at once, later ones wait for the rate limit (the newest wins), and final() commits the last", async () => {
+    const { node, validator } = await testSubnet();
+    api = await connectChain(node);
+    const errors: unknown[] = [];
+    const anchors = startChainAnchors(api, validator, NETUID, (e) => errors.push(e));
+    const [a1, a2, a3] = [anchorBy("//Validator", 8), anchorBy("//Validator", 16), anchorBy("//Validator", 24, "completed")] as [LogAnchor, LogAnchor, LogAnchor];
+    await anchors.onAnchor(a1);
+    await anchors.onAnchor(a2);
+    await anchors.onAnchor(a3);
+    expect((await readAnchorCommitment(api, NETUID, validator.address))?.value).toBe(anchorCommitment(a1));
+    const waits: string[] = [];
+    const done = anchors.final({ pollMs: 20, maxWaitMs: 10_000, onWait: (m) => waits.push(m) });
+    await new Promise((r) => setTimeout(r, 60));
+    node.advance(RATE_LIMIT);
+    const last = await done;
+    expect(last?.value).toBe(anchorCommitment(a3));
+    expect(waits).toHaveLength(1);
+    expect(node.submitted.map((x) => x.args["info"])).toEqual([{ fields: [{ sha256: anchorCommitment(a1) }] }, { fields: [{ sha256: anchorCommitment(a3) }] }]);
+    expect(await checkAnchorOnChain(api, NETUID, [a1, a2, a3])).toMatchObject({ ok: true });
+    expect(errors).toEqual([]);
   });
 });
