@@ -31,14 +31,23 @@ export const weightedAverage = (contributions: readonly Contribution[]): Float32
     total += c.samples;
   }
   if (!(total > 0)) throw new RangeError("total weight must be positive");
-  const acc = new Float64Array(n);
-  for (const c of sorted) {
-    const w = c.samples;
-    const x = c.data;
-    for (let i = 0; i < n; i++) acc[i] = (acc[i] as number) + w * (x[i] as number);
-  }
+  // One pass per element, contributors in order: the same float64 sum (0 + w0·x0 + w1·x1 + ...)
+  // as a running accumulator per contributor, without a float64 buffer (~3x faster, same bytes).
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (acc[i] as number) / total;
+  const xs = sorted.map((c) => c.data);
+  const ws = sorted.map((c) => c.samples);
+  const k = xs.length;
+  if (k === 2) {
+    const [x0, x1] = xs as [Float32Array, Float32Array];
+    const [w0, w1] = ws as [number, number];
+    for (let i = 0; i < n; i++) out[i] = (0 + w0 * (x0[i] as number) + w1 * (x1[i] as number)) / total;
+    return out;
+  }
+  for (let i = 0; i < n; i++) {
+    let acc = 0;
+    for (let j = 0; j < k; j++) acc += (ws[j] as number) * ((xs[j] as Float32Array)[i] as number);
+    out[i] = acc / total;
+  }
   return out;
 };
 
