@@ -97,7 +97,9 @@ describe("swarmline sim", () => {
     expect(auditScorer(facts, json.validator ?? "").findings).toEqual([]);
   });
 
-  it("catches adversarial miners with real kernels: noise and a freerider by spot checks, a lazy reducer by its merges (a lost cross-check or a re-executed reduction)", async () => {
+  // 14 s alone, 24 s beside two heavy test files; once over 60 s in a full CI run. The sim waits up
+  // to 120 s for its validator's last window, so the limit leaves room for that and an answer.
+  it("catches adversarial miners with real kernels: noise and a freerider by spot checks, a lazy reducer by its merges (a lost cross-check or a re-executed reduction)", { timeout: 180_000 }, async () => {
     const { code, json, lines } = await sim("adversaries", ["--miners", "9", "--steps", "40", "--merge-every", "4", "--adversary", "noise@2", "--adversary", "freerider@4", "--adversary", "lazy-reducer@7"]);
     expect(code, problems()).toBe(0);
     expect(json.adversaries).toEqual([2, 4, 7].map((i) => loadHotkey(`//Miner${i}`).address));
