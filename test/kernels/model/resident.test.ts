@@ -146,6 +146,28 @@ describe("ResidentStage", () => {
       await Promise.all([pool.forgetParams("k0"), s0.release()]);
     });
 
+    it("keeps the weights its forward read through an AdamW step taken in the worker before its backward", async () => {
+      const params = initParams(c, modelParamSpecs(c));
+      const s0 = new ResidentStage(pool, m0, "keep1");
+      await s0.ready();
+      await pool.setParams("k1", setSpec(m0.params), flatOf(m0.params, params), { colocate: s0.colocation });
+      const grad = { dims: [c.batch * c.seq, c.bottleneck as number], data: new Float32Array(c.batch * c.seq * (c.bottleneck as number)).fill(0.01) };
+      await s0.forward("ref", params, ids);
+      const ref = await s0.backward("ref", { gradOutput: grad });
+      // Two leases in flight on the resident weights; the first one's backward and a step land before the second's backward.
+      await s0.forward("first", { resident: "k1" }, ids);
+      await s0.forward("late", { resident: "k1" }, ids);
+      await s0.backward("first", { gradOutput: grad, accumulate: "k1" });
+      const sizes = m0.params.map((q) => q.shape.reduce((a, b) => a * b, 1));
+      const before = await pool.getParams("k1");
+      await pool.optimize("k1", { microbatches: 1, lr: 0.01, create: { sizes, config: { lr: 0.01, weightDecay: 0.1, clipNorm: 1 }, decay: m0.params.map((q) => q.shape.length >= 2) } });
+      expect(bytes(await pool.getParams("k1")).equals(bytes(before))).toBe(false); // the step moved the set's weights
+      const late = await s0.backward("late", { gradOutput: grad });
+      for (const [k, g] of Object.entries(ref.gradParams)) expect(bytes(late.gradParams[k] as Float32Array).equals(bytes(g)), k).toBe(true);
+      expect(bytes(late.gradInput?.data as Float32Array ?? new Float32Array()).equals(bytes(ref.gradInput?.data as Float32Array ?? new Float32Array()))).toBe(true);
+      await Promise.all([pool.forgetParams("k1"), s0.release()]);
+    });
+
     it("places the models of stages loaded together on different workers", async () => {
       const a = new ResidentStage(pool, m0, "spread0");
       const b = new ResidentStage(pool, m1, "spread1");
