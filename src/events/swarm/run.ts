@@ -41,7 +41,15 @@ export const ScheduleV1 = Schema.Struct({
  * miner adopts a merge as result + (its weights now − the snapshot it sent), so the pipeline never
  * drains for a merge; not overlapped (every v1/v2 run): a merging stage holds its work.
  */
-export const Schedule = Schema.Struct({ ...ScheduleV1.fields, overlapMerges: Schema.Boolean });
+export const ScheduleV3 = Schema.Struct({ ...ScheduleV1.fields, overlapMerges: Schema.Boolean });
+
+/**
+ * v4: how a lease's next miner is chosen (protocol/routing.ts). "least-loaded": among the stage's
+ * miners with the fewest leases awaiting their backward there, counted from the run's open leases;
+ * "proportional": SWARM's throughput / (1 + reported queue) draw (every v1-v3 run).
+ */
+export const Routing = Schema.Literals(["proportional", "least-loaded"]);
+export const Schedule = Schema.Struct({ ...ScheduleV3.fields, routing: Routing });
 export type Schedule = typeof Schedule.Type;
 
 /** One pipeline stage: its flattened parameter count and its initial weights (content reference). */
@@ -73,14 +81,18 @@ export type OuterStep = typeof OuterStep.Type;
 /** v2: v1 plus the merge's optional outer step. */
 export const SwarmRunStartedV2 = Schema.Struct({ ...SwarmRunStartedV1.fields, outer: Schema.optionalKey(OuterStep) });
 /** v3: v2 with the schedule's overlapMerges. */
-export const SwarmRunStartedV3 = Schema.Struct({ ...SwarmRunStartedV2.fields, schedule: Schedule });
-export type SwarmRunConfig = typeof SwarmRunStartedV3.Type;
+export const SwarmRunStartedV3 = Schema.Struct({ ...SwarmRunStartedV2.fields, schedule: ScheduleV3 });
+/** v4: v3 with the schedule's routing. */
+export const SwarmRunStartedV4 = Schema.Struct({ ...SwarmRunStartedV3.fields, schedule: Schedule });
+export type SwarmRunConfig = typeof SwarmRunStartedV4.Type;
 
 /** v1 runs merged by plain averaging: they upcast to v2 with no outer step. */
 export const SwarmRunStartedV1Def = defineEvent("SwarmRunStarted", 1, SwarmRunStartedV1, (p): typeof SwarmRunStartedV2.Type => p);
 /** v1 and v2 runs paused a stage's work while it merged: they upcast to v3 with overlapMerges false. */
-export const SwarmRunStartedV2Def = defineEvent("SwarmRunStarted", 2, SwarmRunStartedV2, (p): SwarmRunConfig => ({ ...p, schedule: { ...p.schedule, overlapMerges: false } }));
-export const SwarmRunStarted = defineEvent("SwarmRunStarted", 3, SwarmRunStartedV3);
+export const SwarmRunStartedV2Def = defineEvent("SwarmRunStarted", 2, SwarmRunStartedV2, (p): typeof SwarmRunStartedV3.Type => ({ ...p, schedule: { ...p.schedule, overlapMerges: false } }));
+/** v1-v3 runs drew the next miner in proportion to throughput / (1 + reported queue): they upcast to v4 with routing "proportional". */
+export const SwarmRunStartedV3Def = defineEvent("SwarmRunStarted", 3, SwarmRunStartedV3, (p): SwarmRunConfig => ({ ...p, schedule: { ...p.schedule, routing: "proportional" } }));
+export const SwarmRunStarted = defineEvent("SwarmRunStarted", 4, SwarmRunStartedV4);
 /** The orchestrator's logical clock: time enters decisions only through these (a core fact). */
 export { ClockTicked } from "../schemas/core.js";
 /** Every microbatch was completed. */

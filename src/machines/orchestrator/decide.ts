@@ -77,7 +77,7 @@ const validate = (c: SwarmRunConfig): string | undefined => {
   if (c.stages.length < 1) return "a run needs at least one stage";
   if (c.stages.some((st) => st.params < 1)) return "every stage needs at least one parameter";
   const sch = c.schedule;
-  for (const [k, v] of Object.entries(sch)) if (typeof v !== "boolean" && (!Number.isInteger(v) || v < 0)) return `schedule.${k} must be a non-negative integer`;
+  for (const [k, v] of Object.entries(sch)) if (typeof v === "number" && (!Number.isInteger(v) || v < 0)) return `schedule.${k} must be a non-negative integer`;
   for (const k of ["datasetBatches", "maxInFlight", "leaseTicks", "heartbeatTimeoutTicks", "heartbeatEveryTicks", "partitions", "microbatchesPerStep"] as const)
     if (sch[k] < 1) return `schedule.${k} must be at least 1`;
   if (sch.mergeGatherTicks > sch.mergeDeadlineTicks) return "mergeGatherTicks must not exceed mergeDeadlineTicks";

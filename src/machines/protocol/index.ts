@@ -1,7 +1,7 @@
 // Protocol math of the swarm: seeded randomness, stochastic wiring, data assignment, Butterfly
 // All-Reduce partitioning and averaging, merge traffic. Pure functions only.
 export { byCodeUnit, hash128, rngFor, shuffled, xoshiro128, type Rng } from "./rng.js";
-export { pickPeer, routeWeight, type PeerLoad } from "./routing.js";
+export { pickPeer, routeWeight, type PeerLoad, type Routing } from "./routing.js";
 export { batchFor, permute } from "./data.js";
 export { assignReducers, chooseExtraReducer, partitionBounds, REDUCERS_PER_PARTITION, type Partition } from "./partitions.js";
 export {

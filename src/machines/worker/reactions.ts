@@ -86,8 +86,12 @@ export const onForwardDone = (ctx0: WorkerContext, e: Ev<"forward.done">): React
   const ctx = finished(ctx0);
   const config = ctx.view.config;
   if (config === null || ctx.view.leases[e.lease] === undefined) return none(ctx);
-  const route = stageMiners(ctx.view, e.stage + 1).map((m) => ({ miner: m.id, throughput: m.throughput, queue: m.queue }));
-  const to = pickPeer(route, rngFor(config.seed, "route", e.lease, e.stage));
+  // Least-loaded routing counts a peer's queue from the log: the leases awaiting their backward there.
+  const next = e.stage + 1;
+  const leastLoaded = config.schedule.routing === "least-loaded";
+  const awaiting = (id: string): number => Object.values(ctx.view.leases).filter((l) => l.pathway[next] === id && l.backward[next] === null).length;
+  const route = stageMiners(ctx.view, next).map((m) => ({ miner: m.id, throughput: m.throughput, queue: leastLoaded ? awaiting(m.id) : m.queue }));
+  const to = pickPeer(route, rngFor(config.seed, "route", e.lease, e.stage), config.schedule.routing);
   if (to === undefined) return none(ctx); // no live peer downstream: the lease will expire and be reissued
   return publish(ctx, "ActivationsForwarded", { lease: e.lease, stage: e.stage, to, ref: e.ref, bytes: e.bytes, route, weights: e.weights }, [e.lease]);
 };

@@ -9,28 +9,35 @@ describe("swarm vocabulary", () => {
   it("registers every fact once, PascalCase and past tense", () => {
     for (const d of swarmEvents) {
       expect(d.type).toMatch(/^[A-Z][A-Za-z]+(ed|Sent|Left|Out|Drawn)$/);
-      const latest = d.type === "SwarmRunStarted" ? 3 : ["WeightsLoaded", "ActivationsForwarded", "LossComputed", "OptimizerStepped"].includes(d.type) ? 2 : 1;
+      const latest = d.type === "SwarmRunStarted" ? 4 : ["WeightsLoaded", "ActivationsForwarded", "LossComputed", "OptimizerStepped"].includes(d.type) ? 2 : 1;
       expect(registry.latestVersion(d.type)).toBe(latest);
       expect(swarmVersion(d.type as SwarmEventType)).toBe(latest);
     }
     for (const t of ORCHESTRATOR_TYPES) expect(registry.has(t)).toBe(true);
   });
 
-  it("upcasts v1 and v2 run starts to v3: no outer step unless given, merges pause training", () => {
+  it("upcasts v1-v3 run starts to v4: no outer step unless given, merges pause training (before v3), proportional routing", () => {
     const v1 = { run: "r", orchestrator: "o", seed: "1", model: {}, stages: [{ params: 4, weights: "w" }], schedule: {
       totalMicrobatches: 1, datasetBatches: 1, tokensPerMicrobatch: 1, maxInFlight: 1, leaseTicks: 1, heartbeatTimeoutTicks: 1, heartbeatEveryTicks: 1,
       mergeEvery: 1, bMin: 1, partitions: 1, mergeGatherTicks: 1, mergeDeadlineTicks: 1, microbatchesPerStep: 1 } };
     const r = registry.decode("SwarmRunStarted", 1, v1);
-    expect(Result.isSuccess(r) && r.success.v).toBe(3);
+    expect(Result.isSuccess(r) && r.success.v).toBe(4);
     expect(Result.isSuccess(r) && "outer" in (r.success.payload as object)).toBe(false);
+    expect(Result.isSuccess(r) && (r.success.payload as { schedule: { routing: string } }).schedule.routing).toBe("proportional");
     expect(Result.isSuccess(r) && (r.success.payload as { schedule: { overlapMerges: boolean } }).schedule.overlapMerges).toBe(false);
     const v2 = registry.decode("SwarmRunStarted", 2, { ...v1, outer: { lr: 0.7, momentum: 0.9 } });
     expect(Result.isSuccess(v2) && (v2.success.payload as { outer?: unknown }).outer).toEqual({ lr: 0.7, momentum: 0.9 });
     expect(Result.isSuccess(v2) && (v2.success.payload as { schedule: { overlapMerges: boolean } }).schedule.overlapMerges).toBe(false);
     const v3 = registry.decode("SwarmRunStarted", 3, { ...v1, schedule: { ...v1.schedule, overlapMerges: true } });
     expect(Result.isSuccess(v3) && (v3.success.payload as { schedule: { overlapMerges: boolean } }).schedule.overlapMerges).toBe(true);
+    expect(Result.isSuccess(v3) && (v3.success.payload as { schedule: { routing: string } }).schedule.routing).toBe("proportional");
     // v3 requires the flag: a v3 start without it is invalid, not silently paused.
     expect(Result.isFailure(registry.decode("SwarmRunStarted", 3, v1))).toBe(true);
+    // v4 requires the routing, and only the two rules.
+    const v4 = { ...v1, schedule: { ...v1.schedule, overlapMerges: true, routing: "least-loaded" } };
+    expect(Result.isSuccess(registry.decode("SwarmRunStarted", 4, v4))).toBe(true);
+    expect(Result.isFailure(registry.decode("SwarmRunStarted", 4, { ...v4, schedule: { ...v4.schedule, routing: "random" } }))).toBe(true);
+    expect(Result.isFailure(registry.decode("SwarmRunStarted", 4, { ...v1, schedule: { ...v1.schedule, overlapMerges: true } }))).toBe(true);
   });
 
   it("upcasts a v1 WeightsLoaded to v2 without an optimizer state, and keeps v2's", () => {

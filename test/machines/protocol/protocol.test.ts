@@ -46,6 +46,24 @@ describe("stochastic wiring", () => {
     const withDead = [...peers, { miner: "d", throughput: 0, queue: 0 }];
     for (let i = 0; i < 500; i++) expect(pickPeer(withDead, rngFor("s", "route", i))).not.toBe("d");
   });
+
+  it("least-loaded: only the live peers with the fewest queued, in proportion to throughput, in any candidate order", () => {
+    const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
+    for (let i = 0; i < 6000; i++) counts[pickPeer(peers, rngFor("s", "route", i), "least-loaded") as string]! += 1;
+    // c holds 3: never; a and b hold none: 3 : 1
+    expect(counts.c).toBe(0);
+    expect(counts.a! / 6000).toBeCloseTo(0.75, 1);
+    const busy = [{ miner: "a", throughput: 3, queue: 2 }, { miner: "b", throughput: 1, queue: 1 }, { miner: "d", throughput: 0, queue: 0 }];
+    for (let i = 0; i < 200; i++) expect(pickPeer(busy, rngFor("s", "route", i), "least-loaded")).toBe("b"); // d is dead, b the least loaded live one
+    fc.assert(fc.property(fc.string(), (seed) =>
+      pickPeer(peers, rngFor(seed, "route"), "least-loaded") === pickPeer([...peers].reverse(), rngFor(seed, "route"), "least-loaded")));
+    // One draw either way: the rng continues the same after a pick under each rule.
+    const r1 = rngFor("s", "x");
+    const r2 = rngFor("s", "x");
+    pickPeer(peers, r1, "least-loaded");
+    pickPeer(peers, r2);
+    expect(r1.float()).toBe(r2.float());
+  });
 });
 
 describe("data assignment", () => {

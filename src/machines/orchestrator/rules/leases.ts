@@ -1,6 +1,6 @@
 // Lease rules: complete a microbatch whose stage-0 backward is in, reissue one that expired or lost
 // a miner with work still pending on its path, lease new or retried microbatches to stage-0 miners
-// (SWARM wiring weighted by throughput and open leases), and finish the run.
+// (SWARM wiring weighted by throughput and open leases, or the least loaded: Schedule.routing), and finish the run.
 // Invariant: a microbatch is never lost (a void lease puts it back in the retry queue) and never
 // counted twice (only an open lease completes, and completing closes it).
 import { batchFor, pickPeer, rngFor } from "../../protocol/index.js";
@@ -55,7 +55,7 @@ export const leases: Rule = (s, { config, nextId }) => {
   const mb = retry ?? { microbatch: s.nextMicrobatch, batch: batchFor(config.seed, s.nextMicrobatch, sch.datasetBatches), attempt: 0 };
   const held = (m: string) => Object.values(s.leases).filter((l) => l.pathway[0] === m).length;
   const candidates = stageMiners(s, 0).map((m) => ({ miner: m.id, throughput: m.throughput, queue: held(m.id) }));
-  const miner = pickPeer(candidates, rngFor(config.seed, "lease", nextId));
+  const miner = pickPeer(candidates, rngFor(config.seed, "lease", nextId), sch.routing);
   if (miner === undefined) return undefined;
   return { type: "MicrobatchLeased", payload: { ...mb, miner, expires: s.tick + sch.leaseTicks }, cause: [] };
 };
