@@ -76,8 +76,9 @@ export const scheduleOf = (s: SwarmSettings, model: SwarmModel): Schedule => {
     leaseTicks: s.leaseTicks ?? 600,
     heartbeatTimeoutTicks: s.heartbeatTimeoutTicks ?? 50,
     heartbeatEveryTicks: 5,
-    // 6 over 12: with 8 miners on 3 stages and merges overlapping training, 300 microbatches ended at
-    // 3.544/3.547 vs 3.639/3.713 bpb (two runs each), at ~8% fewer tokens/s.
+    // 6 over 12 and 24: with 8 miners on 3 stages, least-loaded routing and merges overlapping
+    // training, 300 microbatches end at 3.541/3.516/3.533 bpb (seeds 1-3, --deterministic) vs
+    // 3.636/3.552/3.563 at 12 (3.916 at 24, seed 1), at ~10-20% fewer tokens/s (BENCHMARKS.md, swarm).
     mergeEvery: sync ? Number.MAX_SAFE_INTEGER : Math.max(1, s.mergeEvery ?? DEFAULT_MERGE_EVERY),
     bMin: 1,
     partitions: Math.max(1, s.partitions ?? 8),
