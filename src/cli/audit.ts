@@ -13,9 +13,9 @@ import { verifyLog, type VerifyResult } from "../events/verify.js";
 import { vocabularyRegistry } from "../events/vocabulary.js";
 import { auditRun, type AuditReport, type MinerRow, type ValidatorReport } from "../machines/scorer/report.js";
 import { setExit } from "./exit.js";
-import { checkLogSource, readLogLines } from "./read-log.js";
+import { AUDITOR_HOTKEY_HELP, checkLogSource, readLogLines, SECURE_READ_HELP } from "./read-log.js";
 
-type Flags = { nats?: string; run?: string; json?: boolean; fullSignatures?: boolean };
+type Flags = { nats?: string; run?: string; secure?: boolean; hotkey?: string; json?: boolean; fullSignatures?: boolean };
 
 /** Where the first divergence is, in the log's own terms: its line (the header is line 1) and fact index. */
 export interface AuditDivergence {
@@ -155,6 +155,8 @@ export const registerAudit = (program: Command): void => {
     .argument("[file]", "an exported JSONL log (`swarmline log export` writes one)")
     .option("--nats <url>", "audit a run on this NATS server instead of a file (with --run)")
     .option("--run <id>", "the run to audit (with --nats)")
+    .option("--secure", SECURE_READ_HELP)
+    .option("--hotkey <uri>", AUDITOR_HOTKEY_HELP)
     .option("--json", "print one JSON object: {file|run, ok, events, verified, orchestrator, schedule, validators, firstDivergence?}")
     .option("--full-signatures", "verify every signature present, not only chain heads")
     .action(async (file: string | undefined, f: Flags) => {

@@ -9,6 +9,8 @@ import { importLog } from "../actors/eventlog/transfer.js";
 import { natsConnection, type NatsConnection } from "../actors/nats/connection.js";
 import { layerNats } from "../actors/nats/eventlog.js";
 import { exportFromNats } from "../actors/nats/export.js";
+import { JoinRefused } from "../actors/gatekeeper/join.js";
+import { AUDITOR_HOTKEY_HELP, checkLogSource, readerConnection, SECURE_READ_HELP } from "./read-log.js";
 import { registerVerify } from "./log-verify.js";
 import { setExit } from "./exit.js";
 
@@ -39,6 +41,22 @@ const seconds = (v: string): number => {
   return n;
 };
 
+/** `log export --secure`: joins the run as an auditor, then exports over that connection; failures print and set exit 1. */
+const securedExport = async <A>(opts: { nats: string; run: string; hotkey?: string }, program: (nc: NatsConnection) => Effect.Effect<A, unknown>): Promise<A | undefined> => {
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await readerConnection(opts.nats, opts.run, { secure: true, ...(opts.hotkey === undefined ? {} : { hotkey: opts.hotkey }) }, `swarmline-log-export-${opts.run}`);
+    return await Effect.runPromise(program(nc));
+  } catch (e) {
+    const tag = typeof e === "object" && e !== null && "_tag" in e ? `${String(e._tag)}: ` : e instanceof JoinRefused ? `${e.reason}: ` : "";
+    process.stderr.write(`swarmline log export: ${tag}${e instanceof Error ? e.message : String(e)}\n`);
+    setExit(1);
+    return undefined;
+  } finally {
+    await nc?.drain().catch(() => undefined);
+  }
+};
+
 const registerExport = (log: Command): void => {
   log
     .command("export")
@@ -53,11 +71,15 @@ const registerExport = (log: Command): void => {
     .option("-o, --output <file>", "write to FILE instead of stdout")
     .option("--json", "print a JSON summary line on stdout (with -o): run, events, refused, reasons, refilled, deleted, file")
     .option("--refill-wait <seconds>", "how long to wait for producers to re-publish facts the stream lost, from their journals", seconds, 5)
-    .action(async (opts: { nats: string; run: string; output?: string; json?: boolean; refillWait: number }) => {
+    .option("--secure", SECURE_READ_HELP)
+    .option("--hotkey <uri>", AUDITOR_HOTKEY_HELP)
+    .action(async (opts: { nats: string; run: string; output?: string; json?: boolean; refillWait: number; secure?: boolean; hotkey?: string }) => {
+      checkLogSource("log export", undefined, opts);
       const fd = opts.output === undefined ? 1 : openSync(opts.output, "w");
       try {
         const write = (lines: readonly string[]): void => void writeSync(fd, `${lines.join("\n")}\n`);
-        const r = await onNats(opts.nats, "export", (nc) => exportFromNats(nc, opts.run, write, { refillWaitMs: opts.refillWait * 1000 }));
+        const exported = (nc: NatsConnection) => exportFromNats(nc, opts.run, write, { refillWaitMs: opts.refillWait * 1000 });
+        const r = opts.secure === true ? await securedExport(opts, exported) : await onNats(opts.nats, "export", exported);
         if (r === undefined) return;
         const summary = { run: opts.run, events: r.events, refused: r.refused, reasons: r.reasons, refilled: r.refilled, deleted: r.deleted, file: opts.output ?? null };
         if (opts.json === true && opts.output !== undefined) process.stdout.write(`${JSON.stringify(summary)}\n`);

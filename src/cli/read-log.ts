@@ -3,6 +3,10 @@
 // both commands accept the same sources and fail the same way.
 import { readFileSync } from "node:fs";
 import { readRunLines, RunUnreadable } from "../actors/audit/read-run.js";
+import { connectAsMember, JoinRefused, joinSecuredRun } from "../actors/gatekeeper/join.js";
+import { cryptoReady } from "../actors/identity/index.js";
+import { connectNats, type NatsConnection } from "../actors/nats/connection.js";
+import { hotkeyFromFlag } from "./swarm-process.js";
 import { isBlank, splitLines } from "../events/jsonl.js";
 import { setExit } from "./exit.js";
 import { UsageError } from "./run-settings.js";
@@ -11,7 +15,24 @@ import { UsageError } from "./run-settings.js";
 export interface RunSource {
   readonly nats?: string;
   readonly run?: string;
+  /** The server is secured: join its run as an auditor (read-only; any hotkey is admitted). */
+  readonly secure?: boolean;
+  /** The auditor's hotkey (key URI or mnemonic) with --secure. */
+  readonly hotkey?: string;
 }
+
+/** The --secure/--hotkey help texts of the commands that read a run (audit, replay, log export). */
+export const SECURE_READ_HELP = "the server is secured (`swarmline nats --secure`): join the run through its gatekeeper as an auditor (read-only; any hotkey is admitted)";
+export const AUDITOR_HOTKEY_HELP = "with --secure: the hotkey the auditor's session key is certified by (key URI or mnemonic)";
+export const DEFAULT_AUDITOR = "//Auditor";
+
+/** A connection to `url` for reading `run`: on a secured server, as an auditor the gatekeeper admitted. */
+export const readerConnection = async (url: string, run: string, f: Pick<RunSource, "secure" | "hotkey">, name: string): Promise<NatsConnection> => {
+  if (f.secure !== true) return connectNats(url, name);
+  await cryptoReady();
+  const m = await joinSecuredRun(url, run, hotkeyFromFlag(f.hotkey ?? DEFAULT_AUDITOR), "auditor");
+  return connectAsMember(url, name, m);
+};
 
 /** Either FILE or --nats URL --run ID, exactly: a UsageError (exit 2) names the missing or extra part. */
 export const checkLogSource = (command: string, file: string | undefined, f: RunSource): void => {
@@ -21,6 +42,8 @@ export const checkLogSource = (command: string, file: string | undefined, f: Run
     throw new UsageError({ message: `${command} needs a log: FILE (an exported JSONL log) or --nats URL --run ID (a run on a server)` });
   if (f.nats !== undefined && f.run === undefined) throw new UsageError({ message: `--nats needs --run ID: the run to ${command}` });
   if (f.run !== undefined && f.nats === undefined) throw new UsageError({ message: `--run needs --nats URL: the server holding the run (or ${command} an exported FILE)` });
+  if (f.secure === true && f.nats === undefined) throw new UsageError({ message: `--secure reads a run on a secured server: add --nats URL --run ID` });
+  if (f.hotkey !== undefined && f.secure !== true) throw new UsageError({ message: `--hotkey is the auditor's identity on a secured server: add --secure (an open server needs none)` });
 };
 
 /**
@@ -42,7 +65,16 @@ export const readLogLines = async (command: string, file: string | undefined, f:
   }
   let lines: string[];
   try {
-    lines = await readRunLines(f.nats as string, f.run as string);
+    if (f.secure === true) {
+      const nc = await readerConnection(f.nats as string, f.run as string, f, `swarmline-${command}-${f.run as string}`).catch((e: unknown) => {
+        throw new RunUnreadable(`${e instanceof JoinRefused ? `${e.reason}: ` : ""}${e instanceof Error ? e.message : String(e)}`);
+      });
+      try {
+        lines = await readRunLines(f.nats as string, f.run as string, nc);
+      } finally {
+        await nc.drain().catch(() => undefined);
+      }
+    } else lines = await readRunLines(f.nats as string, f.run as string);
   } catch (e) {
     if (e instanceof RunUnreadable) return fail(1, e.message);
     throw e;

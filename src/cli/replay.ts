@@ -8,11 +8,11 @@ import { Result } from "effect";
 import { parseLogLines, type LogEntry } from "../events/jsonl.js";
 import { type At, diffSnapshots, focusSnapshot, Replayer, type ReplayError, type RunSnapshot } from "../machines/replay/index.js";
 import { setExit } from "./exit.js";
-import { checkLogSource, readLogLines } from "./read-log.js";
+import { AUDITOR_HOTKEY_HELP, checkLogSource, readLogLines, SECURE_READ_HELP } from "./read-log.js";
 import { diffText, snapshotText } from "./replay-text.js";
 import { UsageError } from "./run-settings.js";
 
-type Flags = { nats?: string; run?: string; at?: string; step?: string; actor?: string; json?: boolean; diff?: string[] };
+type Flags = { nats?: string; run?: string; secure?: boolean; hotkey?: string; at?: string; step?: string; actor?: string; json?: boolean; diff?: string[] };
 
 /** A stream seq or step from a flag: a non-negative integer, or a UsageError naming the flag. */
 const position = (flag: string, v: string): number => {
@@ -78,6 +78,8 @@ export const registerReplay = (program: Command): void => {
     .argument("[file]", "an exported JSONL log (`swarmline log export` and `sim --log` write one)")
     .option("--nats <url>", "replay a run on this NATS server instead of a file (with --run)")
     .option("--run <id>", "the run to replay (with --nats)")
+    .option("--secure", SECURE_READ_HELP)
+    .option("--hotkey <uri>", AUDITOR_HOTKEY_HELP)
     .option("--at <seq>", "the point: after the entry with this stream sequence (default: the end)")
     .option("--step <n>", "the point: the end of logical step (clock tick) N, i.e. every entry before the orchestrator's tick N+1")
     .option("--actor <id>", "only this miner (a hotkey or a unique prefix): its record, its machine, its leases and merges, its scores")

@@ -162,4 +162,14 @@ describe("swarmline payout --secure --nats --run --record", () => {
     expect(lastEvent(lines).event).toMatchObject({ type: "WeightsSubmitted", payload: { extrinsic: node.submitted[0]?.hash } });
     expect(auditLines(lines, true).ok).toBe(true);
   });
+
+  it("audit --secure joins as an auditor (any hotkey, read-only) and audits the run; without --secure it cannot read it", async () => {
+    expect(await swarmline("audit", "--nats", nats.url, "--run", RUN)).toBe(1);
+    expect(io.err).toMatch(/Permissions Violation|permission/i);
+    expect(await swarmline("audit", "--nats", nats.url, "--run", RUN, "--secure", "--hotkey", "//SomeAuditor", "--json")).toBe(0);
+    expect(JSON.parse(io.out.trim().split("\n").pop() as string)).toMatchObject({ run: RUN, ok: true });
+    expect(gate.users().find((u) => u.actor === loadHotkey("//SomeAuditor").address)?.role).toBe("auditor");
+    expect(await swarmline("audit", "--nats", nats.url, "--run", RUN, "--hotkey", "//SomeAuditor")).toBe(2);
+    expect(io.err).toMatch(/--hotkey is the auditor's identity on a secured server: add --secure/);
+  });
 });

@@ -11,7 +11,7 @@
 //   audits them); data (compressed activations) is readable by every member of the run.
 import { streams, subjects } from "../../events/subjects.js";
 
-export type NatsRole = "admin" | "miner" | "validator";
+export type NatsRole = "admin" | "miner" | "validator" | "auditor";
 
 export interface NatsUser {
   /** The user's nkey (`U...`: its ed25519 session key, see nkey.ts). */
@@ -62,6 +62,8 @@ export const permissionsOf = (u: NatsUser): Permissions => {
   if (u.role === "admin") return { publish: { allow: [">"] }, subscribe: { allow: [">"] } };
   const { actor, run } = u;
   if (actor === undefined || run === undefined) throw new Error(`a ${u.role} user needs its actor name and run`);
+  // An auditor reads: the run's streams through the API, and it may ask producers for lost facts.
+  if (u.role === "auditor") return { publish: { allow: [subjects.refillRequest(run), ...memberApi(run)] }, subscribe: { allow: [`${inboxPrefix(actor)}.>`] } };
   // Its own facts, its own refills of them, and its own copies of blobs (the blob stream takes each subject once);
   // it asks the run's producers for refills and answers their requests from its journal.
   const publish = [subjects.facts(run, actor), subjects.refillsFrom(run, actor), subjects.refillRequest(run), subjects.blobsFrom(run, actor), ...memberApi(run)];

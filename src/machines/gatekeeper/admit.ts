@@ -5,8 +5,12 @@ import type { SessionCertificate } from "../../events/certificate.js";
 import { certificateFault } from "../../events/certificate.js";
 import type { CryptoSuite } from "../../events/crypto.js";
 
-/** An orchestrator is the run's authority: it creates the run's streams (admin on the bus). */
-export type JoinRole = "miner" | "validator" | "orchestrator";
+/**
+ * An orchestrator is the run's authority: it creates the run's streams (admin on the bus). An
+ * auditor only reads the run's facts (and asks producers for facts the bus lost): facts are public,
+ * so any hotkey with a valid certificate for the run is admitted as one, registered or not.
+ */
+export type JoinRole = "miner" | "validator" | "orchestrator" | "auditor";
 
 /** What a joiner sends: its certificate for this run and the role it asks for. */
 export interface JoinRequest {
@@ -39,17 +43,19 @@ export const readJoinRequest = (u: unknown): JoinRequest | string => {
   if (typeof c.hotkey !== "string" || c.hotkey.length > 64) return "certificate.hotkey must be an ss58 address";
   if (!isHex(c.sessionKey, 32)) return "certificate.sessionKey must be 32 bytes of hex";
   if (!isHex(c.certificate, 64)) return "certificate.certificate must be a 64-byte hex signature";
-  if (r.role !== "miner" && r.role !== "validator" && r.role !== "orchestrator") return `role must be "miner", "validator" or "orchestrator", got ${JSON.stringify(r.role)}`;
+  if (r.role !== "miner" && r.role !== "validator" && r.role !== "orchestrator" && r.role !== "auditor")
+    return `role must be "miner", "validator", "orchestrator" or "auditor", got ${JSON.stringify(r.role)}`;
   return { certificate: { hotkey: c.hotkey, sessionKey: c.sessionKey, certificate: c.certificate }, role: r.role };
 };
 
-/** Admits a request whose certificate holds for `run` and whose hotkey is registered for the role. */
+/** Admits a request whose certificate holds for `run` and whose hotkey is registered for the role (any hotkey as an auditor). */
 export const admit = (crypto: CryptoSuite, run: string, registry: Registry, raw: unknown): Admission => {
   const req = readJoinRequest(raw);
   if (typeof req === "string") return refuse({ _tag: "MalformedRequest", detail: req });
   const { hotkey, sessionKey } = req.certificate;
   const fault = certificateFault(crypto, run, hotkey, req.certificate);
   if (fault !== null) return refuse({ _tag: "BadCertificate", detail: fault });
+  if (req.role === "auditor") return { _tag: "Admitted", hotkey, sessionKey, role: req.role };
   const roles = registry.get(hotkey);
   if (roles === undefined) return refuse({ _tag: "NotRegistered", detail: `hotkey ${hotkey} is not registered on this run's subnet (or its allow-list)` });
   if (!roles.has(req.role)) return refuse({ _tag: "RoleNotAllowed", detail: `hotkey ${hotkey} may not join as ${req.role} (allowed: ${[...roles].sort().join(", ")})` });

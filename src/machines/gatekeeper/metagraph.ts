@@ -36,10 +36,11 @@ export interface Member {
 
 /**
  * The members a registry no longer admits in the role they hold: a deregistered hotkey, or a
- * validator whose permit lapsed (it may rejoin as a miner). Input order is kept.
+ * validator whose permit lapsed (it may rejoin as a miner). Auditors need no registration and stay.
+ * Input order is kept.
  */
 export const revokedMembers = (members: readonly Member[], registry: Registry): Member[] =>
-  members.filter((m) => registry.get(m.hotkey)?.has(m.role) !== true);
+  members.filter((m) => m.role !== "auditor" && registry.get(m.hotkey)?.has(m.role) !== true);
 
 /** How one registry differs from the previous one, for the operator's log (each list sorted). */
 export interface RegistryChanges {

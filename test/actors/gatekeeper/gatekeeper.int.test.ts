@@ -12,6 +12,8 @@ import { nkeyOfEd25519, sessionAuthenticator } from "../../../src/actors/nats/nk
 import { authorizationConf, inboxPrefix, type NatsUser } from "../../../src/actors/nats/permissions.js";
 import { type EmbeddedNats, startEmbeddedNats } from "../../../src/actors/nats/testing.js";
 import { subjects } from "../../../src/events/subjects.js";
+import { Effect } from "effect";
+import { exportFromNats } from "../../../src/actors/nats/export.js";
 import type { JoinRole } from "../../../src/machines/gatekeeper/index.js";
 
 const RUN = "gated";
@@ -115,5 +117,19 @@ describe("gatekeeper", () => {
     expect(gate.users().some((u) => u.actor === miner.address)).toBe(false);
     await nc.close();
     await orch.drain();
+  });
+
+  it("admits any hotkey as an auditor: it reads the run's facts (log export) and asks for refills, and writes nothing", async () => {
+    const m = await joinSecuredRun(nats.url, RUN, stranger, "auditor");
+    const nc = await connectAsMember(nats.url, "auditor", m);
+    await jetstream(admin).publish(subjects.facts(RUN, orchestrator.address), "not an event");
+    const lines: string[] = [];
+    const summary = await Effect.runPromise(exportFromNats(nc, RUN, (ls) => { lines.push(...ls); }, { refillWaitMs: 200 }));
+    expect(summary.refused).toBeGreaterThan(0); // the garbage, read through the auditor's own connection
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ swarmline: "log", run: RUN });
+    const write = await jetstream(nc, { timeout: 2_000 }).publish(subjects.facts(RUN, stranger.address), "{}").then(() => "ok", (e: unknown) => String(e));
+    expect(write).toMatch(/permission/i);
+    expect(gate.users().find((u) => u.actor === stranger.address)?.role).toBe("auditor");
+    await nc.drain();
   });
 });
