@@ -12,13 +12,13 @@ import { DEFAULT_CONFIG, validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../kernels/train/options.js";
 import { setExit } from "./exit.js";
 import { parseClusterSize } from "./nats-cluster.js";
-import { flagSettings, outerOf, UsageError } from "./run-settings.js";
+import { flagSettings, outerOf, readRunFile, UsageError } from "./run-settings.js";
 
 type Flags = {
   miners: string; stages: string; steps: string; microbatches?: string; seed: string; batch: string; seq: string; dModel: string; layers: string;
   heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; partitions: string; inFlight?: string; lr: string; killMiner: string[]; cluster?: string; killNode: string[]; leaseTicks?: string; heartbeatTimeoutTicks?: string;
   dropout: string; adversary: string[]; window?: string; spotChecks: string; validator: boolean; sync?: boolean; pauseMerges?: boolean; outerLr?: string; outerMomentum?: string; log?: string; head?: string; journal?: string; json?: string; nats?: string; secure?: boolean; evalEvery: string; workers: string; threads: string; tickMs: string;
-  deterministic?: boolean;
+  deterministic?: boolean; config?: string;
 };
 
 const int = (name: string, v: string, min = 1): number => {
@@ -109,6 +109,31 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
   };
 };
 
+/**
+ * The flags with a run file's settings (`--config run.json`, what `orchestrate --config` reads)
+ * filled in where the command line gave none: a flag on the command line wins over the file, the
+ * file over the defaults. `steps` also sets --microbatches' value unless that was given.
+ */
+export const withRunFile = (f: Flags, onCommandLine: (flag: string) => boolean): Flags => {
+  if (f.config === undefined) return f;
+  const file = readRunFile(f.config);
+  const out: Record<string, unknown> = { ...f };
+  for (const [k, v] of Object.entries(file)) {
+    if (v === undefined || onCommandLine(k)) continue;
+    if (k === "warmup" || k === "microbatchesPerStep") continue; // no such flags: fileOnlySettings
+    if (k === "steps" && onCommandLine("microbatches")) continue;
+    out[k] = v === null ? "none" : typeof v === "boolean" ? v : String(v);
+  }
+  return out as Flags;
+};
+
+/** Settings a run file may hold that sim has no flag for. */
+const fileOnlySettings = (config: string | undefined): { warmup?: number; microbatchesPerStep?: number } => {
+  if (config === undefined) return {};
+  const file = readRunFile(config);
+  return { ...(file.warmup === undefined ? {} : { warmup: file.warmup }), ...(file.microbatchesPerStep === undefined ? {} : { microbatchesPerStep: file.microbatchesPerStep }) };
+};
+
 /** --deterministic runs without a bus and with one ORT thread: flags that need either are refused, not ignored. */
 const checkDeterministic = (f: Flags): void => {
   if (f.deterministic !== true) return;
@@ -174,12 +199,14 @@ export const registerSim = (program: Command): void => {
     .option("--secure", "per-actor NATS permissions: the embedded server admits each miner and the validator through a gatekeeper (nkey = its certified session key), confined to its own subjects")
     .option("--deterministic", "virtual clock and seeded scheduler: the orchestrator, miners (real kernels, one ORT thread) and validator take turns in one loop, so the same flags write a byte-identical --log; no NATS (tokens/s is of this loop, not of a swarm)")
     .option("--log <file>", "export the run's log as JSONL (check it with `swarmline log verify`)")
+    .option("--config <file>", "run.json: settings named like the flags, camelCased (e.g. {\"stages\": 2, \"dModel\": 64, \"mergeEvery\": 12}), as `orchestrate --config` reads; flags on the command line override it")
     .option("--journal <dir>", "keep every actor's journal of stored facts here (DIR/RUN/HOTKEY.jsonl; default a temporary directory removed at the end); lost facts are refilled from them")
     .option("--head <file>", "append the orchestrator's signed log heads to FILE at every scoring window and at completion (`log verify --head FILE` then catches a log cut at its end)")
     .option("--json <file>", "write {runId, steps, tokens, tokensPerSecond, valBpb, lossCurve, compressionRatio, merges, microbatches, events, scores, adversaries, validator}")
-    .action(async (f: Flags) => {
+    .action(async (flags: Flags, cmd: Command) => {
+      const f = withRunFile(flags, (name) => cmd.getOptionValueSource(name) === "cli");
       checkDeterministic(f);
-      const o = simOptionsFromFlags(f);
+      const o = { ...simOptionsFromFlags(f), ...fileOnlySettings(flags.config) };
       try {
         validateConfig({ ...DEFAULT_CONFIG, ...o.gpt });
       } catch (e) {
