@@ -112,26 +112,20 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
 /**
  * The flags with a run file's settings (`--config run.json`, what `orchestrate --config` reads)
  * filled in where the command line gave none: a flag on the command line wins over the file, the
- * file over the defaults. `steps` also sets --microbatches' value unless that was given.
+ * file over the defaults. `steps` also sets --microbatches' value unless that was given. `extra`:
+ * the file's settings sim has no flag for.
  */
-export const withRunFile = (f: Flags, onCommandLine: (flag: string) => boolean): Flags => {
-  if (f.config === undefined) return f;
+export const withRunFile = (f: Flags, onCommandLine: (flag: string) => boolean): { flags: Flags; extra: { warmup?: number; microbatchesPerStep?: number } } => {
+  if (f.config === undefined) return { flags: f, extra: {} };
   const file = readRunFile(f.config);
   const out: Record<string, unknown> = { ...f };
   for (const [k, v] of Object.entries(file)) {
-    if (v === undefined || onCommandLine(k)) continue;
-    if (k === "warmup" || k === "microbatchesPerStep") continue; // no such flags: fileOnlySettings
+    if (v === undefined || onCommandLine(k) || k === "warmup" || k === "microbatchesPerStep") continue;
     if (k === "steps" && onCommandLine("microbatches")) continue;
     out[k] = v === null ? "none" : typeof v === "boolean" ? v : String(v);
   }
-  return out as Flags;
-};
-
-/** Settings a run file may hold that sim has no flag for. */
-const fileOnlySettings = (config: string | undefined): { warmup?: number; microbatchesPerStep?: number } => {
-  if (config === undefined) return {};
-  const file = readRunFile(config);
-  return { ...(file.warmup === undefined ? {} : { warmup: file.warmup }), ...(file.microbatchesPerStep === undefined ? {} : { microbatchesPerStep: file.microbatchesPerStep }) };
+  const extra = { ...(file.warmup === undefined ? {} : { warmup: file.warmup }), ...(file.microbatchesPerStep === undefined ? {} : { microbatchesPerStep: file.microbatchesPerStep }) };
+  return { flags: out as Flags, extra };
 };
 
 /** --deterministic runs without a bus and with one ORT thread: flags that need either are refused, not ignored. */
@@ -204,9 +198,9 @@ export const registerSim = (program: Command): void => {
     .option("--head <file>", "append the orchestrator's signed log heads to FILE at every scoring window and at completion (`log verify --head FILE` then catches a log cut at its end)")
     .option("--json <file>", "write {runId, steps, tokens, tokensPerSecond, valBpb, lossCurve, compressionRatio, merges, microbatches, events, scores, adversaries, validator}")
     .action(async (flags: Flags, cmd: Command) => {
-      const f = withRunFile(flags, (name) => cmd.getOptionValueSource(name) === "cli");
+      const { flags: f, extra } = withRunFile(flags, (name) => cmd.getOptionValueSource(name) === "cli");
       checkDeterministic(f);
-      const o = { ...simOptionsFromFlags(f), ...fileOnlySettings(flags.config) };
+      const o = { ...simOptionsFromFlags(f), ...extra };
       try {
         validateConfig({ ...DEFAULT_CONFIG, ...o.gpt });
       } catch (e) {

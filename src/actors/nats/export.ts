@@ -31,7 +31,7 @@ export const exportFromNats = (
       try: async () => {
         const jsm = await jetstreamManager(nc, { checkAPI: false });
         const holes = await streamHoles(jsm, run).catch(() => []);
-        return (await gatherRefills(nc, run, holes, o.refillWaitMs ?? EXPORT_REFILL_WAIT_MS)).refills;
+        return gatherRefills(nc, run, holes, o.refillWaitMs ?? EXPORT_REFILL_WAIT_MS);
       },
       catch: (e) => new NatsUnavailable({ message: `refill ${run}: ${e instanceof Error ? e.message : String(e)}` }),
     });

@@ -146,16 +146,9 @@ const readReply = (data: Uint8Array): RefillReply["refilled"] => {
   }
 };
 
-export interface GatheredRefills {
-  /** Copies by the stream sequence they stand for. */
-  readonly refills: ReadonlyMap<number, readonly Refill[]>;
-  /** Holes no copy was found for. */
-  readonly missing: readonly number[];
-}
-
-/** Copies for `holes`: those already stored, then asked of the producers for the rest (waiting up to `waitMs`). */
-export const gatherRefills = async (nc: NatsConnection, run: string, holes: readonly number[], waitMs: number): Promise<GatheredRefills> => {
-  if (holes.length === 0) return { refills: new Map(), missing: [] };
+/** Copies for `holes` by the stream sequence they stand for: those already stored, then asked of the producers for the rest (waiting up to `waitMs`); a hole nobody refilled is absent. */
+export const gatherRefills = async (nc: NatsConnection, run: string, holes: readonly number[], waitMs: number): Promise<Map<number, Refill[]>> => {
+  if (holes.length === 0) return new Map();
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   const stored = await storedRefills(nc, jsm, run);
   const refills = new Map<number, Refill[]>();
@@ -165,7 +158,7 @@ export const gatherRefills = async (nc: NatsConnection, run: string, holes: read
   }
   const ask = holes.filter((h) => !refills.has(h));
   for (const [seq, list] of await requestRefills(nc, run, ask, waitMs)) refills.set(seq, list);
-  return { refills, missing: holes.filter((h) => !refills.has(h)) };
+  return refills;
 };
 
 /** A source of facts a producer can re-publish: its journal. */
@@ -241,8 +234,7 @@ export class RefillCache {
     }
     if (ask.length > 0) {
       for (const s of ask) this.asked.add(s);
-      const g = await gatherRefills(this.nc, this.run, ask, this.waitMs);
-      for (const [s, list] of g.refills) this.got.set(s, list);
+      for (const [s, list] of await gatherRefills(this.nc, this.run, ask, this.waitMs)) this.got.set(s, list);
     }
     const out = new Map<number, readonly Refill[]>();
     for (const s of streamSeqs) {
