@@ -195,8 +195,17 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
     cache.set(ref, b);
   };
 
+  /** The cached bytes of `ref`, fetched (and cached) on a miss. */
+  const read = async (ref: string): Promise<Uint8Array | undefined> => {
+    const hit = cache.get(ref);
+    if (hit !== undefined) return hit;
+    const b = await fetch(ref);
+    if (b !== undefined) remember(ref, b);
+    return b;
+  };
+
   return {
-    put: (bytes) => {
+    put: (bytes, po) => {
       const ref = blobRef(bytes);
       const pending = inflight.get(ref);
       if (pending !== undefined) return pending;
@@ -205,20 +214,14 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
         // A copy that reads back (ours, or another writer's: nobody can take it back) is enough.
         const stored = await fetch(ref).catch((e: unknown) => { if (e instanceof BlobCorrupt) return undefined; throw e; });
         if (stored === undefined) await write(ref, bytes);
-        remember(ref, bytes.slice());
+        remember(ref, po?.owned === true ? bytes : bytes.slice());
         return ref;
       })().finally(() => inflight.delete(ref));
       inflight.set(ref, p);
       return p;
     },
-    get: async (ref) => {
-      const hit = cache.get(ref);
-      if (hit !== undefined) return hit.slice();
-      const b = await fetch(ref);
-      if (b === undefined) return undefined;
-      remember(ref, b);
-      return b.slice();
-    },
+    get: async (ref) => (await read(ref))?.slice(),
+    read,
     has: async (ref) => {
       if (known.has(ref) || cache.get(ref) !== undefined) return true;
       return (await holders(ref)).length > 0;

@@ -13,11 +13,28 @@ export interface BlobStore {
    * Stores `bytes` (a no-op when already present) and resolves to its ref. A name that exists is
    * never written over: a reader may be loading it, and its content is fixed by its name.
    */
-  put(bytes: Uint8Array): Promise<string>;
+  put(bytes: Uint8Array, o?: PutOptions): Promise<string>;
   /** The bytes of `ref` (a fresh copy the caller owns), or undefined when absent. Throws BlobCorrupt when they do not hash to `ref`. */
   get(ref: string): Promise<Uint8Array | undefined>;
+  /**
+   * The bytes of `ref` as the store holds them (no copy: the caller must not change them), or
+   * undefined when absent; checked as `get` checks them. For readers of large blobs that only read
+   * (a reducer's contributions, a merge's results): a copy per read was most of a merge's garbage.
+   */
+  read(ref: string): Promise<Uint8Array | undefined>;
   has(ref: string): Promise<boolean>;
 }
+
+export interface PutOptions {
+  /**
+   * The caller hands the bytes over: it will not change them afterwards, so the store may keep
+   * them rather than a copy (a freshly computed result, a weights copy made for the put).
+   */
+  readonly owned?: boolean;
+}
+
+/** PutOptions for bytes made for the put (a weights copy, a fresh result): the store keeps them. */
+export const OWNED: PutOptions = { owned: true };
 
 /**
  * Stored bytes that do not hash to their name: the store was written by someone other than an
@@ -45,14 +62,18 @@ export const verified = (ref: string, bytes: Uint8Array): Uint8Array => {
 export const memoryBlobStore = (): BlobStore & { readonly size: () => number } => {
   const blobs = new Map<string, Uint8Array>();
   return {
-    put: async (bytes) => {
+    put: async (bytes, o) => {
       const ref = blobRef(bytes);
-      if (!blobs.has(ref)) blobs.set(ref, bytes.slice());
+      if (!blobs.has(ref)) blobs.set(ref, o?.owned === true ? bytes : bytes.slice());
       return ref;
     },
     get: async (ref) => {
       const b = blobs.get(ref);
       return b === undefined ? undefined : verified(ref, b).slice();
+    },
+    read: async (ref) => {
+      const b = blobs.get(ref);
+      return b === undefined ? undefined : verified(ref, b);
     },
     has: async (ref) => blobs.has(ref),
     size: () => blobs.size,
@@ -74,7 +95,7 @@ export const bytesToF32 = (b: Uint8Array): Float32Array => {
 /** Stores a float32 vector; resolves to its ref. */
 export const putF32 = (store: BlobStore, x: Float32Array): Promise<string> => store.put(f32ToBytes(x));
 
-/** A float32 vector over bytes the caller owns (`get` hands out a fresh copy): a view when aligned, else a copy. */
+/** A float32 vector over `b`: a view when aligned, else a copy. */
 const ownedF32 = (b: Uint8Array): Float32Array => {
   if (b.byteLength % 4 !== 0) throw new RangeError(`${b.byteLength} bytes is not a float32 vector`);
   return b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) : bytesToF32(b);
@@ -87,9 +108,16 @@ export const getF32 = async (store: BlobStore, ref: string): Promise<Float32Arra
   return ownedF32(b);
 };
 
-/** Loads a float32 vector by ref, or undefined when it is absent. */
+/** A float32 vector by ref over the store's own bytes (BlobStore.read: the caller must not change it); throws when it is absent. */
+export const readF32 = async (store: BlobStore, ref: string): Promise<Float32Array> => {
+  const b = await store.read(ref);
+  if (b === undefined) throw new BlobMissing({ ref, message: `blob ${ref} is not in the store` });
+  return ownedF32(b);
+};
+
+/** A float32 vector by ref over the store's own bytes (read-only, as readF32), or undefined when it is absent. */
 export const findF32 = async (store: BlobStore, ref: string): Promise<Float32Array | undefined> => {
-  const b = await store.get(ref);
+  const b = await store.read(ref);
   return b === undefined ? undefined : ownedF32(b);
 };
 

@@ -6,7 +6,7 @@ import type { Corpus } from "../../kernels/data/corpus.js";
 import type { SwarmFact } from "../../events/swarm/index.js";
 import { partitionBounds, partitionBytesSent } from "../../machines/protocol/index.js";
 import type { AsyncComputeModel, Loaded } from "../../machines/sim/index.js";
-import { BlobCorrupt, type BlobMissing, type BlobStore, f32View, getF32 } from "./blob-store.js";
+import { BlobCorrupt, type BlobMissing, type BlobStore, f32View, getF32, OWNED } from "./blob-store.js";
 import { type AdversaryKind, tamperReduction } from "./adversary.js";
 import { MinerCompute } from "./compute.js";
 import { type StageKernels } from "./stage-kernels.js";
@@ -107,7 +107,7 @@ export const kernelCompute = (o: KernelComputeOptions): KernelCompute => {
     store: async (m) => {
       const w = await of(m).weights();
       if (w === undefined) throw new Error(`miner ${m} has no weights to store`);
-      return o.blobs.put(f32View(w));
+      return o.blobs.put(f32View(w), OWNED);
     },
     snapshot: async (m, p) => {
       await miners.get(m)?.snapshot(p.merge);
@@ -117,14 +117,14 @@ export const kernelCompute = (o: KernelComputeOptions): KernelCompute => {
       const got = await fetchResults(o.blobs, c.layout.size, p.results, p.outer, report);
       const w = await c.adopt(p.merge, got, p.overlap);
       if (w === undefined) throw new Error(`miner ${m} has no weights to merge into`);
-      const ref = await o.blobs.put(f32View(w));
+      const ref = await o.blobs.put(f32View(w), OWNED);
       const state = p.storeOptimizer ? await c.saveOptimizer() : undefined;
-      const optimizer = state === undefined ? undefined : await o.blobs.put(state);
+      const optimizer = state === undefined ? undefined : await o.blobs.put(state, OWNED);
       return { ref, ...(optimizer === undefined ? {} : { optimizer }) };
     },
     open: async (m, p) => {
       const w = await miners.get(m)?.opened(p.weights);
-      if (w !== undefined) await o.blobs.put(f32View(w));
+      if (w !== undefined) await o.blobs.put(f32View(w), OWNED);
       return w !== undefined;
     },
     observe: (m, f: SwarmFact) => {

@@ -3,7 +3,7 @@
 // verifying what it reads and going on without a forged or missing blob.
 import { type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter } from "../../machines/protocol/index.js";
 import type { ReduceTask } from "../../machines/worker/index.js";
-import { type BlobCorrupt, type BlobMissing, type BlobStore, f32View, findF32, getF32, unlessForged } from "./blob-store.js";
+import { type BlobCorrupt, type BlobMissing, type BlobStore, f32View, findF32, getF32, OWNED, readF32, unlessForged } from "./blob-store.js";
 
 /** Stores a weight snapshot cut into `count` partitions; their refs in order. `snap` must not change meanwhile. */
 export const putPartitions = (blobs: BlobStore, snap: Float32Array, count: number): Promise<string[]> =>
@@ -21,7 +21,8 @@ export const fetchResults = async (blobs: BlobStore, size: number, results: read
   return Promise.all(results.map(async (h, i) => {
     const q = parts[i];
     if (h === null || q === undefined) return undefined;
-    const x = await unlessForged(getF32(blobs, h), report, true);
+    // Read-only from here on (the adopting miner copies what it keeps), so no copy of the store's.
+    const x = await unlessForged(readF32(blobs, h), report, true);
     return x === undefined ? undefined : resultParams(x, q.end - q.start, outer);
   }));
 };
@@ -40,7 +41,7 @@ export const reducePartition = async (blobs: BlobStore, task: ReduceTask, report
   }));
   const data = all.filter((c) => c !== undefined);
   const result = reduceResult(data, await outerBasis(blobs, task));
-  return blobs.put(f32View(tamper === undefined ? result : tamper(result)));
+  return blobs.put(f32View(tamper === undefined ? result : tamper(result)), OWNED);
 };
 
 /** What an outer step starts from: the previous result's parameters and momentum, or the initial weights' slice. */
@@ -52,5 +53,5 @@ const outerBasis = async (blobs: BlobStore, task: ReduceTask): Promise<OuterBasi
     const prev = unpackOuter(await getF32(blobs, t.previous), t.end - t.start);
     return { rule, anchor: prev.params, momentum: prev.momentum };
   }
-  return { rule, anchor: (await getF32(blobs, t.initial)).slice(t.start, t.end), momentum: null };
+  return { rule, anchor: (await readF32(blobs, t.initial)).slice(t.start, t.end), momentum: null };
 };

@@ -11,7 +11,7 @@ import { type Effect as WorkerEffect, type WorkerDraft, type WorkerEvent, worker
 import type { EventLogShape } from "../eventlog/service.js";
 import type { Hotkey } from "../identity/index.js";
 import type { DataChannel } from "../nats/data-channel.js";
-import { BlobCorrupt, type BlobMissing, type BlobStore, f32View, getF32 } from "./blob-store.js";
+import { BlobCorrupt, type BlobMissing, type BlobStore, f32View, getF32, OWNED } from "./blob-store.js";
 import { type AdversaryKind, tamperReduction } from "./adversary.js";
 import { MinerCompute } from "./compute.js";
 import { type StageKernels } from "./stage-kernels.js";
@@ -218,7 +218,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         const p = e.params;
         return beside(async (c) => {
           const w = await c.opened(p.weights);
-          if (w !== undefined) await o.blobs.put(f32View(w));
+          if (w !== undefined) await o.blobs.put(f32View(w), OWNED);
           send({ type: "weights.opened", weights: p.weights, check: p.check, ok: w !== undefined });
         });
       }
@@ -246,7 +246,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         const p = e.params;
         return beside(async (c) => {
           const w = await c.weights();
-          if (w !== undefined) send({ type: "weights.stored", stage: p.stage, epoch: p.epoch, ref: await o.blobs.put(f32View(w)) });
+          if (w !== undefined) send({ type: "weights.stored", stage: p.stage, epoch: p.epoch, ref: await o.blobs.put(f32View(w), OWNED) });
         });
       }
       case "applyMerge": {
@@ -257,9 +257,9 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
           const got = await fetchResults(o.blobs, c.layout.size, p.results, p.outer, reportBlob);
           const w = await c.adopt(p.merge, got, p.overlap);
           if (w === undefined) return;
-          const ref = await o.blobs.put(f32View(w));
+          const ref = await o.blobs.put(f32View(w), OWNED);
           const state = p.storeOptimizer ? await c.saveOptimizer() : undefined;
-          const optimizer = state === undefined ? undefined : await o.blobs.put(state);
+          const optimizer = state === undefined ? undefined : await o.blobs.put(state, OWNED);
           send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref, ...(optimizer === undefined ? {} : { optimizer }) });
         });
       }

@@ -18,6 +18,9 @@ const size = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1
  */
 export const weightsVersion = (w: Float32Array): string => createHash("sha256").update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength)).digest("hex");
 
+/** Bytes of one slab of kept-version buffers (at least one version each). */
+const SLAB_BYTES = 64 * 1024 * 1024;
+
 /** Versions a set keeps unless told otherwise: a few steps' worth, at one weight copy each. */
 export const DEFAULT_KEEP = 16;
 
@@ -41,6 +44,15 @@ export class ParamSet {
   /** Versions runs read, oldest first (a Map keeps insertion order): hash -> a private copy of the weights. */
   private readonly kept = new Map<string, Float32Array>();
   private keepN: number;
+  /**
+   * Version buffers not holding a kept version: views into slabs of up to SLAB_BYTES, allocated as
+   * versions are first kept and reused after. One allocation per slab, not per version: each new
+   * ArrayBuffer grows the isolate's external memory, and a worker keeping a fresh copy per step ran
+   * a full GC every few steps until its `keep` versions were all allocated.
+   */
+  private readonly free: Float32Array[] = [];
+  /** Version buffers allocated so far (kept + free). */
+  private slots = 0;
 
   /** `keep`: how many versions read by runs to keep for `opened` (default DEFAULT_KEEP; 0 keeps none). */
   constructor(readonly spec: ParamSetSpec, opts: { readonly keep?: number } = {}) {
@@ -89,16 +101,32 @@ export class ParamSet {
       return v;
     }
     if (this.keepN === 0) return v;
-    let spare: Float32Array | undefined;
-    for (const [old, w] of this.kept) {
-      if (this.kept.size < this.keepN) break;
-      this.kept.delete(old);
-      spare = w;
-    }
-    const copy = spare ?? new Float32Array(this.flat.length);
+    this.evictTo(this.keepN - 1);
+    const copy = this.slot();
     copy.set(this.flat);
     this.kept.set(v, copy);
     return v;
+  }
+
+  /** Drops the oldest kept versions until at most `n` are kept; their buffers are reused. */
+  private evictTo(n: number): void {
+    for (const [old, w] of this.kept) {
+      if (this.kept.size <= n) break;
+      this.kept.delete(old);
+      this.free.push(w);
+    }
+  }
+
+  /** A buffer for one more kept version: a free one, or one of a new slab (sized to what `keep` still allows). */
+  private slot(): Float32Array {
+    const spare = this.free.pop();
+    if (spare !== undefined) return spare;
+    const n = this.flat.length;
+    const count = Math.max(1, Math.min(this.keepN - this.slots, Math.floor(SLAB_BYTES / Math.max(1, n * 4))));
+    const slab = new Float32Array(count * n);
+    for (let i = 1; i < count; i++) this.free.push(slab.subarray(i * n, (i + 1) * n));
+    this.slots += count;
+    return slab.subarray(0, n);
   }
 
   /** A copy of the weights of a kept version, or undefined when it was never kept or is evicted. */
@@ -113,10 +141,7 @@ export class ParamSet {
 
   set keep(n: number) {
     this.keepN = checkKeep(n);
-    for (const old of this.kept.keys()) {
-      if (this.kept.size <= this.keepN) break;
-      this.kept.delete(old);
-    }
+    this.evictTo(this.keepN);
   }
 
   /**

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNats, type NatsConnection } from "../../../src/actors/nats/connection.js";
 import { natsBlobStore } from "../../../src/actors/nats/blobs.js";
 import { startEmbeddedNats, type EmbeddedNats } from "../../../src/actors/nats/testing.js";
-import { blobRef, type BlobStore, bytesToF32, f32ToBytes, getF32, memoryBlobStore, putF32 } from "../../../src/actors/swarm/blob-store.js";
+import { blobRef, type BlobStore, bytesToF32, f32ToBytes, getF32, memoryBlobStore, OWNED, putF32 } from "../../../src/actors/swarm/blob-store.js";
 
 const contract = (name: string, make: () => Promise<BlobStore>): void => {
   describe(`${name} blob store`, () => {
@@ -24,6 +24,24 @@ const contract = (name: string, make: () => Promise<BlobStore>): void => {
       expect(a).toBe(b);
       expect(await s.get("0".repeat(64))).toBeUndefined();
       expect(await s.has("f".repeat(64))).toBe(false);
+    });
+
+    it("copies what it is given unless the bytes are handed over, and reads without copying", async () => {
+      const s = await make();
+      const given = Uint8Array.of(4, 5, 6, 7);
+      const ref = await s.put(given);
+      given.fill(0); // the caller's array changed after the put: the store kept a copy
+      expect(await s.get(ref)).toEqual(Uint8Array.of(4, 5, 6, 7));
+      const owned = Uint8Array.of(8, 9, 10);
+      const ownedRef = await s.put(owned, OWNED);
+      const r1 = await s.read(ownedRef);
+      expect(r1).toEqual(owned);
+      expect(await s.read(ownedRef)).toBe(r1); // shared: the same bytes each read
+      const g = await s.get(ownedRef);
+      expect(g).not.toBe(r1); // get: a copy the caller owns
+      g?.fill(0);
+      expect(await s.read(ownedRef)).toEqual(Uint8Array.of(8, 9, 10));
+      expect(await s.read("0".repeat(64))).toBeUndefined();
     });
 
     it("round-trips float32 vectors bit for bit", async () => {

@@ -141,4 +141,27 @@ describe("parameter set versions", () => {
     expect(() => new ParamSet(spec, { keep: -1 })).toThrow(/keep must be/);
     expect(() => { s.keep = 1.5; }).toThrow(/keep must be/);
   });
+
+  it("open every kept version to its own bytes while evicted buffers are reused, and after keep is lowered and raised", () => {
+    const s = loaded({ keep: 4 });
+    const seen: { v: string; w: Float32Array }[] = [];
+    const keepSteps = (from: number, n: number): void => {
+      for (let i = from; i < from + n; i++) {
+        seen.push({ v: s.keepVersion(), w: s.flat.slice() });
+        stepped(s, i + 1);
+      }
+    };
+    const openable = (): boolean[] => seen.map(({ v, w }) => {
+      const o = s.opened(v);
+      return o !== undefined && Buffer.from(f32ToBytes(o)).equals(Buffer.from(f32ToBytes(w)));
+    });
+    keepSteps(0, 11); // 7 evictions, each buffer reused
+    expect(openable()).toEqual([...Array<boolean>(7).fill(false), true, true, true, true]);
+    s.keep = 2;
+    s.keep = 6;
+    keepSteps(11, 5);
+    // The two kept through the lowering, then the five new ones, minus the oldest beyond six.
+    expect(openable().slice(9)).toEqual([false, true, true, true, true, true, true]);
+    expect(openable().slice(0, 9).some(Boolean)).toBe(false);
+  });
 });
