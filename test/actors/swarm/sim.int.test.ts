@@ -1,7 +1,7 @@
 // `swarmline sim` end to end on a real nats-server: 8 miners over 3 stages train with merges, no
 // microbatch is lost or counted twice, the exported log verifies and every orchestrator decision
 // in it re-derives (replay determinism); a killed miner's leases are reissued and the run completes.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -95,7 +95,20 @@ describe("swarmline sim", () => {
     expect(stored.every((f) => f.type === "WeightsLoaded" && f.payload.epoch % 4 === 1)).toBe(true);
     // The validator scored every miner, flagged none of these honest ones, and re-derives.
     expect(Object.keys(json.scores).sort()).toEqual(Array.from({ length: 8 }, (_, i) => loadHotkey(`//Miner${i}`).address).sort());
-    expect(Object.values(json.scores).filter((x) => x.flagged)).toEqual([]);
+    // On a failure the message carries every failed check and flag as the log has them (the open
+    // bug above: whether a check went late before the miner opened its weights, or re-executed to
+    // another result), and the log is kept in the OS temporary directory; it is also said on stderr,
+    // since the retry would otherwise hide a first failure.
+    const failed = facts.filter((f) => f.type === "SpotCheckFailed" || f.type === "MinerFlagged").map((f) => ({ type: f.type, at: f.step, payload: f.payload }));
+    const why = (): string => {
+      if (failed.length === 0) return "";
+      const kept = join(tmpdir(), `swl-sim-eight-failed-${Date.now()}.jsonl`);
+      writeFileSync(kept, `${lines.join("\n")}\n`);
+      const said = `honest miners failed spot checks; log kept at ${kept}; ${JSON.stringify(failed)}`;
+      console.warn(said); // stderr itself is captured in this file
+      return said;
+    };
+    expect(Object.values(json.scores).filter((x) => x.flagged), why()).toEqual([]);
     expect(Object.values(json.scores).reduce((a, x) => a + x.spotChecks.passed, 0)).toBeGreaterThan(0);
     expect(auditScorer(facts, json.validator ?? "").findings).toEqual([]);
   });
