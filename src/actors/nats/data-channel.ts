@@ -32,7 +32,18 @@ export interface DataChannel {
    * acknowledging (an ordered consumer: a validator caching what it may re-execute). Resolves once
    * reading started; the returned function stops it.
    */
-  watch(handle: (m: Omit<DataMessage, "ack"> & { readonly to: string }) => void): Promise<() => Promise<void>>;
+  watch(handle: (m: Omit<DataMessage, "ack"> & { readonly to: string }) => void): Promise<DataWatch>;
+}
+
+/** A running `watch`. */
+export interface DataWatch {
+  /**
+   * Resolves true once the watch has handed over every message the stream held when called (its
+   * reader can lag the run's facts: they travel on another stream), false after `timeoutMs` or when
+   * the stream's end cannot be read.
+   */
+  caughtUp(timeoutMs: number): Promise<boolean>;
+  stop(): Promise<void>;
 }
 
 const nanos = (ms: number): number => ms * 1_000_000;
@@ -75,19 +86,37 @@ export const natsDataChannel = async (nc: NatsConnection, run: string, o: Stream
     watch: async (handle) => {
       const consumer = await js.consumers.get(stream, { filter_subjects: subjects.dataAll(run), deliver_policy: DeliverPolicy.All });
       const messages = await consumer.consume({ max_messages: 512, expires: PULL_EXPIRES_MS });
+      // The stream sequence handed over so far, and who waits for one.
+      let position = 0;
+      const waiting = new Set<{ readonly seq: number; readonly done: (ok: boolean) => void }>();
       const loop = (async () => {
         for await (const m of messages) {
           const kind = kindOf(m.subject);
           const ref = m.headers?.get("Swl-Ref") ?? "";
-          if (kind === undefined || ref === "") continue;
           // swl.<run>.d.<kind>.<to>.<from>
-          handle({ kind, ref, lease: m.headers?.get("Swl-Lease") ?? "", data: m.data, to: m.subject.split(".")[4] ?? "" });
+          if (kind !== undefined && ref !== "") handle({ kind, ref, lease: m.headers?.get("Swl-Lease") ?? "", data: m.data, to: m.subject.split(".")[4] ?? "" });
+          position = Math.max(position, m.seq);
+          for (const w of waiting) if (w.seq <= position) w.done(true);
         }
       })();
       loop.catch(() => undefined);
-      return async () => {
-        await messages.close().catch(() => undefined);
-        await loop.catch(() => undefined);
+      return {
+        caughtUp: async (timeoutMs) => {
+          // Where the stream ends now; unknown (the server away) counts as not caught up.
+          const seq = await jsm.streams.info(stream).then((i) => i.state.last_seq, () => undefined);
+          if (seq === undefined) return false;
+          if (seq <= position) return true;
+          return new Promise<boolean>((resolve) => {
+            const w = { seq, done: (ok: boolean) => { clearTimeout(timer); waiting.delete(w); resolve(ok); } };
+            const timer = setTimeout(() => w.done(false), timeoutMs);
+            waiting.add(w);
+          });
+        },
+        stop: async () => {
+          await messages.close().catch(() => undefined);
+          await loop.catch(() => undefined);
+          for (const w of waiting) w.done(false);
+        },
       };
     },
     receive: async (me, name, handle) => {

@@ -11,7 +11,7 @@ import { decideScorer, evidenceOf, evolveScorer, initialScorerState, type Scorer
 import type { EventLogShape } from "../eventlog/service.js";
 import type { Hotkey } from "../identity/index.js";
 import type { NatsConnection } from "../nats/connection.js";
-import type { DataChannel } from "../nats/data-channel.js";
+import type { DataChannel, DataWatch } from "../nats/data-channel.js";
 import type { BlobStore } from "../swarm/blob-store.js";
 import type { StageKernels } from "../swarm/stage-kernels.js";
 import { type RunFeed, startRunFeed } from "../swarm/feed.js";
@@ -53,6 +53,9 @@ export interface ValidatorHost {
 }
 
 /** Every window the run closed is scored (the run is over for this validator). */
+/** How long a check waits for the data stream's reader to catch up before calling data missing. */
+const DATA_WAIT_MS = 10_000;
+
 export const allScored = (s: ScorerState): boolean =>
   s.done && s.settings !== null && s.windows.every((w) => (w.closedBy === null ? w.samples.length === 0 : w.scored));
 
@@ -113,12 +116,21 @@ export const startValidatorHost = async (o: ValidatorHostOptions): Promise<Valid
     });
   };
 
-  const dataOf = (ref: string): Uint8Array | undefined => {
+  const cached = (ref: string): Uint8Array | undefined => {
     for (const m of cache.values()) {
       const b = m.get(ref);
       if (b !== undefined) return b;
     }
     return undefined;
+  };
+  // Data a check needs and the cache lacks: the data stream's reader may be behind the facts (the
+  // two are separate streams), so wait for it to reach the stream's end before calling it missing.
+  let dataWatch: DataWatch | undefined;
+  const dataOf = async (ref: string): Promise<Uint8Array | undefined> => {
+    const hit = cached(ref);
+    if (hit !== undefined) return hit;
+    await dataWatch?.caughtUp(DATA_WAIT_MS);
+    return cached(ref);
   };
 
   /** Starts every check whose weights are opened (or whose deadline passed), one at a time per check. */
@@ -163,7 +175,7 @@ export const startValidatorHost = async (o: ValidatorHostOptions): Promise<Valid
     if (pending !== null && f.id === pending) pending = null;
     schedule();
   });
-  const stopData = await o.data.watch((m) => {
+  dataWatch = await o.data.watch((m) => {
     if (m.kind === "part") return;
     const byRef = cache.get(m.lease) ?? new Map<string, Uint8Array>();
     byRef.set(m.ref, m.data);
@@ -179,7 +191,7 @@ export const startValidatorHost = async (o: ValidatorHostOptions): Promise<Valid
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
-    await stopData().catch(() => undefined);
+    await dataWatch?.stop().catch(() => undefined);
     await writer?.drain().catch(() => undefined);
     await feed.stop().catch(() => undefined);
   };

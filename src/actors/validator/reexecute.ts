@@ -26,8 +26,11 @@ export interface ReexecuteDeps {
   readonly kernels: StageKernels;
   readonly corpus: Corpus;
   readonly blobs: BlobStore;
-  /** Bytes of a data message (activations or gradients) by content ref, if the validator saw it. */
-  readonly data: (ref: string) => Uint8Array | undefined;
+  /**
+   * Bytes of a data message (activations or gradients) by content ref, if the validator saw it; may
+   * wait (a validator's reader of the data stream catching up with the facts) before saying no.
+   */
+  readonly data: (ref: string) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
 }
 
 const fail = (detail: string, distance = 1): CheckOutcome => ({ passed: false, distance, detail });
@@ -80,7 +83,7 @@ export const reexecute = async (d: ReexecuteDeps, e: WorkEvidence, tag: string):
     let input: Tensor;
     if (stage === 0) input = datasetBatch(d.corpus, d.model, e.batch).ids;
     else {
-      const bytes = e.input === null ? undefined : d.data(e.input);
+      const bytes = e.input === null ? undefined : await d.data(e.input);
       if (bytes === undefined) return fail(`input activations ${String(e.input).slice(0, 12)} are not on the data stream`);
       input = fromWire(d.model.gpt, bytes);
     }
@@ -91,7 +94,7 @@ export const reexecute = async (d: ReexecuteDeps, e: WorkEvidence, tag: string):
       const dl = e.loss === null ? Number.POSITIVE_INFINITY : Math.abs(e.loss - r.loss);
       if (!(dl <= TOLERANCE.lossRelative * Math.abs(r.loss) + 1e-6)) return fail(`loss ${e.loss} differs from the re-executed ${r.loss.toFixed(6)}`, dl);
       if (stage === 0 || r.gradInput === undefined) return { passed: true, distance: dl, detail: `loss matches (Δ ${dl.toExponential(2)})` };
-      const claimed = e.gradOut === null ? undefined : d.data(e.gradOut);
+      const claimed = e.gradOut === null ? undefined : await d.data(e.gradOut);
       if (claimed === undefined) return fail("the input-gradients it returned are not on the data stream");
       return compare(d, "input-gradients", claimed, r.gradInput);
     }
@@ -99,17 +102,17 @@ export const reexecute = async (d: ReexecuteDeps, e: WorkEvidence, tag: string):
     const y = await resident.forward(stash, params, input);
     if (e.kind === "forward") {
       await resident.drop(stash);
-      const claimed = e.out === null ? undefined : d.data(e.out);
+      const claimed = e.out === null ? undefined : await d.data(e.out);
       if (claimed === undefined) return fail("the activations it forwarded are not on the data stream");
       return compare(d, "activations", claimed, y);
     }
-    const gradIn = e.gradIn === null ? undefined : d.data(e.gradIn);
+    const gradIn = e.gradIn === null ? undefined : await d.data(e.gradIn);
     if (gradIn === undefined) {
       await resident.drop(stash);
       return fail("the gradients it received are not on the data stream");
     }
     const bw = await resident.backward(stash, { gradOutput: fromWire(d.model.gpt, gradIn) });
-    const claimed = e.gradOut === null ? undefined : d.data(e.gradOut);
+    const claimed = e.gradOut === null ? undefined : await d.data(e.gradOut);
     if (claimed === undefined || bw.gradInput === undefined) return fail("the input-gradients it returned are not on the data stream");
     return compare(d, "input-gradients", claimed, bw.gradInput);
   } catch (err) {
