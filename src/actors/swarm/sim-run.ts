@@ -154,7 +154,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
       }
       return j.journal;
     };
-    cleanups.push(async () => { for (const j of journals.values()) j.stop(); });
+    cleanups.push(async () => { await Promise.all([...journals.values()].map((j) => j.stop())); });
     const feed = await startRunFeed(nc, run);
     cleanups.push(() => feed.stop());
     const stats = new RunStats(model);

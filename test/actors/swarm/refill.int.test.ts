@@ -64,7 +64,7 @@ const setup = async (bobJournals: boolean) => {
   const jsm = await jetstreamManager(nc);
   // The bus loses every fact of both actors but the last of each.
   for (const k of [alice, bob]) await jsm.streams.purge(streams.facts(run), { filter: subjects.facts(run, k.address), keep: 1 });
-  return { run, jsm, served, stop: () => served.forEach((s) => s.stop()) };
+  return { run, jsm, served, stop: async () => { await Promise.all(served.map((s) => s.stop())); } };
 };
 
 const exportLines = async (run: string): Promise<{ lines: string[]; summary: ExportSummary }> => {
@@ -99,7 +99,7 @@ describe("refills from producers' journals", () => {
       expect(again.size).toBe(21);
       expect(again.lookup([holes[0] as number]).map((e) => e.id)).toEqual([served[0]?.journal.lookup([holes[0] as number])[0]?.id]);
     } finally {
-      stop();
+      await stop();
     }
   });
 
@@ -115,7 +115,7 @@ describe("refills from producers' journals", () => {
       const v = verifyLog(nodeCrypto, vocabularyRegistry(), lines);
       expect(v).toMatchObject({ ok: false, reason: "Lost", index: 1 + (summary.deleted[0] as number) });
     } finally {
-      stop();
+      await stop();
     }
   });
 
@@ -132,7 +132,7 @@ describe("refills from producers' journals", () => {
       expect(bad[0]).toMatch(/not JSON/);
       expect(readRefillRequest(new TextEncoder().encode(JSON.stringify({ streamSeqs: [3] })))).toEqual({ streamSeqs: [3] });
     } finally {
-      s.stop();
+      await s.stop();
     }
   });
 
