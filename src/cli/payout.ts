@@ -9,7 +9,8 @@
 import type { Command } from "commander";
 import { Result } from "effect";
 import {
-  type ChainEndpoint, connectChain, hotkeyPair, isChainError, planWeights, recordBasis, recordedSubmission, revealPending, signedPreview, type Submission, submitPlan, weightsSubmittedPayload,
+  type ChainEndpoint, connectChain, dropUnrecorded, findUnrecorded, hotkeyPair, isChainError, planWeights, putUnrecorded, recordBasis, recordedSubmission, revealPending, signedPreview, type Submission,
+  submitPlan, weightsSubmittedPayload,
 } from "../actors/chain/index.js";
 import { AppendConflict } from "../actors/eventlog/errors.js";
 import { loadHotkey } from "../actors/identity/index.js";
@@ -23,7 +24,7 @@ import { openRunSource, Refused, type RunSource } from "./payout-source.js";
 import { checkRunId, UsageError } from "./run-settings.js";
 
 type Flags = {
-  log?: string; nats?: string; run?: string; secure?: boolean; chain: string; netuid: string; hotkey: string; dryRun?: boolean; window?: string; journal: string;
+  log?: string; nats?: string; run?: string; secure?: boolean; chain: string; netuid: string; hotkey: string; dryRun?: boolean; window?: string; journal: string; paid: string;
   reveal?: boolean; record?: boolean; json?: boolean;
 };
 
@@ -36,6 +37,11 @@ export interface PayoutOptions {
   readonly dryRun: boolean;
   readonly window: number | null;
   readonly journal: string;
+  /**
+   * With `record`: where a payment the chain took waits for its record (UnrecordedPayment), so a
+   * record that failed is made by the next `--record` without paying again.
+   */
+  readonly paid: string;
   readonly reveal: boolean;
   /** Append WeightsSubmitted to the run's log (the file, or the run on NATS) after a submission. */
   readonly record: boolean;
@@ -56,7 +62,7 @@ export const payoutOptionsFromFlags = (f: Flags): PayoutOptions => {
   }
   if (f.record === true && (source === null || f.reveal === true || f.dryRun === true))
     throw new UsageError({ message: "--record appends to the run's log after a submission: it needs --log FILE or --nats URL --run ID, and neither --dry-run nor --reveal" });
-  return { source, netuid, hotkey: f.hotkey, dryRun: f.dryRun === true, window, journal: f.journal, reveal: f.reveal === true, record: f.record === true, json: f.json === true };
+  return { source, netuid, hotkey: f.hotkey, dryRun: f.dryRun === true, window, journal: f.journal, paid: f.paid, reveal: f.reveal === true, record: f.record === true, json: f.json === true };
 };
 
 /** The validator's payout of `window` (default its last), from an audited log. */
@@ -111,6 +117,22 @@ export const runPayout = async (o: PayoutOptions, chain: ChainEndpoint, out: (s:
     const recorded = basis === undefined || proposal === null ? undefined : recordedSubmission(basis, proposal.payload.window, o.netuid);
     if (recorded !== undefined) {
       out(o.json ? `${JSON.stringify({ submitted: [], alreadyRecorded: recorded })}\n` : alreadyText(recorded, source?.where ?? "the log"));
+      dropUnrecorded(o.paid, pair.address, o.netuid, recorded.window);
+      return 0;
+    }
+    // Paid by an earlier run whose record failed: record that payment now, send nothing.
+    const earlier = basis === undefined || proposal === null ? undefined : findUnrecorded(o.paid, pair.address, o.netuid, proposal.payload.window);
+    const src = source;
+    if (earlier !== undefined && basis !== undefined && src !== undefined) {
+      const w = earlier.payload;
+      const seqs = await src.record(basis, hotkey, w, { proposal: earlier.proposal, at: Date.now() }).catch((e: unknown) => {
+        const why = tagged(e) ?? (e instanceof Error ? e.message : String(e));
+        throw new Refused(`window ${w.window} was paid earlier (${w.call} extrinsic ${w.extrinsic} in block ${w.block}, kept in ${o.paid}) and is still not recorded in ${src.where}: ${why}; nothing sent`);
+      });
+      dropUnrecorded(o.paid, pair.address, o.netuid, w.window);
+      out(o.json
+        ? `${JSON.stringify({ submitted: [], paidEarlier: w, recorded: { where: src.where, seqs } })}\n`
+        : `window ${w.window} on subnet ${w.netuid} was paid earlier (${w.call} extrinsic ${w.extrinsic} in block ${w.block}, kept in ${o.paid}); recorded now in ${src.where} at seq ${seqs.join(", ")}; nothing sent\n`);
       return 0;
     }
     const api = await connectChain(chain);
@@ -141,19 +163,21 @@ export const runPayout = async (o: PayoutOptions, chain: ChainEndpoint, out: (s:
         out(o.json ? `${JSON.stringify({ submitted: [payload] })}\n` : submissionText(s));
         return 0;
       }
+      // Kept until the record is in: a record that fails below is made by the next --record.
+      putUnrecorded(o.paid, { hotkey: pair.address, proposal: p.id, payload });
       let seqs: readonly number[];
       try {
         seqs = await source.record(basis, hotkey, payload, { proposal: p.id, at: Date.now() });
       } catch (e) {
-        const why = tagged(e);
-        if (why === undefined) throw e;
-        // The chain took the weights: say so first, with the fact that could not be recorded.
+        // The chain took the weights whatever went wrong here: say so first, with the fact that could not be recorded.
+        const why = tagged(e) ?? (e instanceof Error ? e.message : String(e));
         out(o.json ? `${JSON.stringify({ submitted: [payload], recorded: null })}\n` : submissionText(s));
         const what = e instanceof AppendConflict
           ? `nothing was appended: ${hotkey.address}'s subject moved on since the log was read (another writer on its chain: is \`swarmline validate\` of this hotkey still running?)`
           : "the append did not complete (audit the run to see what it holds)";
-        return fail(`paid, but not recorded in ${source.where}: ${why}\n  ${what}; the chain holds the weights (extrinsic ${payload.extrinsic} in block ${payload.block}): payout --record again would pay the window a second time`);
+        return fail(`paid, but not recorded in ${source.where}: ${why}\n  ${what}; the chain holds the weights (extrinsic ${payload.extrinsic} in block ${payload.block}), kept in ${o.paid}: payout --record again records them without paying again`);
       }
+      dropUnrecorded(o.paid, pair.address, o.netuid, payload.window);
       out(o.json ? `${JSON.stringify({ submitted: [payload], recorded: { where: source.where, seqs } })}\n` : submissionText(s, `${source.where} at seq ${seqs.join(", ")}`));
       return 0;
     } finally {
@@ -185,6 +209,7 @@ export const registerPayout = (program: Command): void => {
     .option("--window <w>", "the scoring window to pay (default: the validator's last)")
     .option("--dry-run", "print the signed extrinsic (decoded, and its hex) and send nothing")
     .option("--journal <file>", "where commit salts wait for their reveal", "swarmline-reveals.json")
+    .option("--paid <file>", "with --record: where a payment the chain took waits until its record is in the log (a failed record is made by the next --record, without paying again)", "swarmline-paid.json")
     .option("--reveal", "reveal the journaled commits of --hotkey on --netuid whose reveal window is open (no log needed)")
     .option("--record", "after the submission, append the WeightsSubmitted fact to the run's log (the --log file, or the run on --nats) on the validator's chain, re-keyed under its hotkey; a window the log already records as paid on --netuid is not paid again")
     .option("--json", "print one JSON object")

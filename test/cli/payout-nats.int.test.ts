@@ -33,10 +33,13 @@ const RUN = "golden-scored";
 const GOLDEN_LAST = 1407;
 const swarmline = (...args: string[]) => main(["node", "swarmline", ...args]);
 
-const options = (url: string, over: Partial<PayoutOptions> = {}): PayoutOptions => ({
-  source: { nats: url, run: RUN, secure: false }, netuid: GOLDEN_NETUID, hotkey: "//Validator", dryRun: false, window: null,
-  journal: join(mkdtempSync(join(tmpdir(), "swl-payout-")), "reveals.json"), reveal: false, record: true, json: true, ...over,
-});
+const options = (url: string, over: Partial<PayoutOptions> = {}): PayoutOptions => {
+  const dir = mkdtempSync(join(tmpdir(), "swl-payout-"));
+  return {
+    source: { nats: url, run: RUN, secure: false }, netuid: GOLDEN_NETUID, hotkey: "//Validator", dryRun: false, window: null,
+    journal: join(dir, "reveals.json"), paid: join(dir, "paid.json"), reveal: false, record: true, json: true, ...over,
+  };
+};
 
 /** The last event line of an exported log. */
 const lastEvent = (lines: readonly string[]) => (JSON.parse(lines[lines.length - 1] as string) as { seq: number; event: { type: string; actor: string; payload: Record<string, unknown> } });

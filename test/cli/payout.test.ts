@@ -1,7 +1,7 @@
 // `swarmline payout` and `swarmline metagraph` against the in-process subtensor node (real
 // metadata), on the golden scored log: the dry run prints the extrinsic the chain would get, a
 // log that does not audit is never paid, and usage errors exit 2.
-import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Keyring } from "@polkadot/keyring";
@@ -14,7 +14,16 @@ import { metagraphFromFlags } from "../../src/cli/validate.js";
 import { type PayoutOptions, runPayout } from "../../src/cli/payout.js";
 import { vocabularyRegistry } from "../../src/events/vocabulary.js";
 import { MemorySubtensor } from "../actors/chain/support/provider.js";
-import { GOLDEN_NETUID as NETUID, goldenSubnet as goldenNode } from "../actors/chain/support/subnet.js";
+import { GOLDEN_NETUID as NETUID, goldenSubnet as goldenNode, goldenSubnetSpec } from "../actors/chain/support/subnet.js";
+
+/** The in-process node with a hook run as an extrinsic is submitted (before the chain takes it). */
+class HookedSubtensor extends MemorySubtensor {
+  beforeSubmit: (() => void) | undefined;
+  override async subscribe(type: string, method: string, params: unknown[], cb: Parameters<MemorySubtensor["subscribe"]>[3]): Promise<number> {
+    if (method === "author_submitAndWatchExtrinsic") this.beforeSubmit?.();
+    return super.subscribe(type, method, params, cb);
+  }
+}
 
 const GOLDEN = new URL("../fixtures/golden-scored.jsonl", import.meta.url).pathname;
 
@@ -30,9 +39,10 @@ beforeAll(async () => {
   keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
 });
 
-const options = (over: Partial<PayoutOptions> = {}): PayoutOptions => ({
-  source: { file: GOLDEN }, netuid: NETUID, hotkey: "//Validator", dryRun: true, window: null, journal: join(mkdtempSync(join(tmpdir(), "swl-payout-")), "reveals.json"), reveal: false, record: false, json: false, ...over,
-});
+const options = (over: Partial<PayoutOptions> = {}): PayoutOptions => {
+  const dir = mkdtempSync(join(tmpdir(), "swl-payout-"));
+  return { source: { file: GOLDEN }, netuid: NETUID, hotkey: "//Validator", dryRun: true, window: null, journal: join(dir, "reveals.json"), paid: join(dir, "paid.json"), reveal: false, record: false, json: false, ...over };
+};
 
 describe("swarmline payout", () => {
   let err = "";
@@ -119,6 +129,36 @@ describe("swarmline payout", () => {
     expect(out).toBe(`window ${lastProposal().window} on subnet ${NETUID} is already paid and recorded in ${file}: set_weights extrinsic ${node.submitted[0]?.hash} in block ${node.submitted[0]?.block}; nothing sent, nothing appended\n`);
     expect(node.submitted).toHaveLength(1);
     expect(readFileSync(file, "utf8")).toBe(recorded);
+  });
+
+  it("keeps a payment whose record failed, and the next --record records it without paying again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "swl-payout-"));
+    const file = join(dir, "run.jsonl");
+    const paid = join(dir, "paid.json");
+    writeFileSync(file, readFileSync(GOLDEN, "utf8"));
+    const golden = readFileSync(file, "utf8");
+    const node = new HookedSubtensor([await goldenSubnetSpec()]);
+    // The log becomes unwritable between the read and the record (a directory where the file was).
+    node.beforeSubmit = () => {
+      rmSync(file);
+      mkdirSync(file);
+    };
+    expect(await runPayout(options({ source: { file }, dryRun: false, record: true, paid }), node, () => undefined)).toBe(1);
+    expect(node.submitted).toHaveLength(1);
+    expect(err).toMatch(/paid, but not recorded in [\s\S]*kept in .*paid\.json: payout --record again records them without paying again/);
+    expect(JSON.parse(readFileSync(paid, "utf8"))).toMatchObject([{ payload: { extrinsic: node.submitted[0]?.hash, window: lastProposal().window } }]);
+    // The log is back as it was read: the next --record records the kept payment and sends nothing.
+    node.beforeSubmit = undefined;
+    rmSync(file, { recursive: true });
+    writeFileSync(file, golden);
+    let out = "";
+    expect(await runPayout(options({ source: { file }, dryRun: false, record: true, paid }), node, (s) => { out += s; })).toBe(0);
+    expect(out).toMatch(new RegExp(`was paid earlier \\(set_weights extrinsic ${node.submitted[0]?.hash} in block ${node.submitted[0]?.block}, kept in .*\\); recorded now in .* at seq [\\d, ]+; nothing sent`));
+    expect(node.submitted).toHaveLength(1);
+    const last = JSON.parse(readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").pop() as string) as { event: { type: string; payload: { extrinsic: string } } };
+    expect(last.event).toMatchObject({ type: "WeightsSubmitted", payload: { extrinsic: node.submitted[0]?.hash } });
+    expect(auditLines(readFileSync(file, "utf8").split("\n")).ok).toBe(true);
+    expect(existsSync(paid)).toBe(false); // nothing left to record
   });
 
   it("refuses with exit 1 to pay a tampered log, and sends nothing", async () => {

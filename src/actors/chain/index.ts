@@ -5,6 +5,7 @@ export * from "./errors.js";
 export { hotkeyPair } from "./keys.js";
 export { type ChainNeuron, type Metagraph, metagraphJson, type MetagraphReader, metagraphReader, readMetagraph, type WeightHyperparameters } from "./metagraph.js";
 export { appendWeightsSubmitted, type RecordBasis, recordBasis, recordedSubmission, RecordRefused, type RecordOptions, sealWeightsSubmitted } from "./log-record.js";
+export { dropUnrecorded, findUnrecorded, putUnrecorded, type UnrecordedPayment } from "./paid.js";
 export { recordOnRun } from "./run-record.js";
 export { weightsSubmittedPayload } from "./record.js";
 export { checkValidator, maxUpscale, type PayoutRow, weightVector, type WeightVector } from "./vector.js";

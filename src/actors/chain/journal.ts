@@ -25,11 +25,13 @@ export const readJournal = (path: string): PendingReveal[] => {
   return raw as PendingReveal[];
 };
 
-const write = (path: string, entries: readonly PendingReveal[]): void => {
+/** Writes `entries` as a JSON array through a rename, so a reader never sees half a file (mode 0600). */
+export const writeEntries = (path: string, entries: readonly unknown[]): void => {
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(entries, null, 1)}\n`, { mode: 0o600 });
   renameSync(tmp, path);
 };
+const write = writeEntries;
 
 /** Adds or replaces (by commit hash) one pending reveal. */
 export const putPending = (path: string, e: PendingReveal): void =>

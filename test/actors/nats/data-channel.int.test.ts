@@ -1,24 +1,14 @@
 // The data channel's watch (a validator's reader of every activation and gradient) against a real
 // nats-server: it says when it has handed over everything the stream held, so a spot check that
 // misses data in its cache can wait for the reader rather than call the data missing.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectNats, type NatsConnection } from "../../../src/actors/nats/connection.js";
+import { describe, expect, it } from "vitest";
+import { connectNats } from "../../../src/actors/nats/connection.js";
 import { natsDataChannel } from "../../../src/actors/nats/data-channel.js";
-import { type EmbeddedNats, startEmbeddedNats } from "../../../src/actors/nats/testing.js";
-
-let nats: EmbeddedNats;
-let nc: NatsConnection;
-beforeAll(async () => {
-  nats = await startEmbeddedNats();
-  nc = await connectNats(nats.url);
-});
-afterAll(async () => {
-  await nc?.drain();
-  await nats?.stop();
-});
+import { withNatsServer } from "../../../src/actors/nats/testing.js";
 
 describe("data channel watch", () => {
-  it("is caught up once every stored message was handed over, and not while its reader is stopped", async () => {
+  it("is caught up once every stored message was handed over, and not while its reader is stopped", () => withNatsServer(async (nats) => {
+    const nc = await connectNats(nats.url);
     const data = await natsDataChannel(nc, "watch-run");
     const payload = (i: number): Uint8Array => new Uint8Array(64 * 1024).fill(i);
     for (let i = 0; i < 20; i++) await data.send("act", "minerA", "minerB", `ref${i}`, `lease${i}`, payload(i));
@@ -34,5 +24,6 @@ describe("data channel watch", () => {
     await data.send("act", "minerA", "minerB", "after-stop", "lease1", payload(7));
     expect(await watch.caughtUp(300)).toBe(false);
     expect(seen).not.toContain("after-stop");
-  });
+    await nc.drain();
+  }));
 });
