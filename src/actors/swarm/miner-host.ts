@@ -13,7 +13,7 @@ import type { Hotkey } from "../identity/index.js";
 import type { DataChannel } from "../nats/data-channel.js";
 import { BlobCorrupt, type BlobMissing, type BlobStore, f32View, getF32, OWNED } from "./blob-store.js";
 import { type AdversaryKind, tamperReduction } from "./adversary.js";
-import { MinerCompute } from "./compute.js";
+import { KEPT_VERSIONS, MinerCompute } from "./compute.js";
 import { type StageKernels } from "./stage-kernels.js";
 import { fetchResults, putPartitions, reducePartition } from "./merge-io.js";
 import type { FeedItem, RunFeed } from "./feed.js";
@@ -219,6 +219,8 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         return beside(async (c) => {
           const w = await c.opened(p.weights);
           if (w !== undefined) await o.blobs.put(f32View(w), OWNED);
+          // Said, not silent: the check then goes unanswered and fails this miner at its deadline.
+          else process.stderr.write(`miner ${me.slice(0, 8)}: cannot open weights ${p.weights.slice(0, 12)} for check ${p.check}: no longer kept (more than ${KEPT_VERSIONS} versions since) or never kept\n`);
           send({ type: "weights.opened", weights: p.weights, check: p.check, ok: w !== undefined });
         });
       }

@@ -104,7 +104,7 @@ describe("swarmline sim", () => {
       if (failed.length === 0) return "";
       const kept = join(tmpdir(), `swl-sim-eight-failed-${Date.now()}.jsonl`);
       writeFileSync(kept, `${lines.join("\n")}\n`);
-      const said = `honest miners failed spot checks; log kept at ${kept}; ${JSON.stringify(failed)}`;
+      const said = `honest miners failed spot checks; log kept at ${kept}; ${JSON.stringify(failed)}; the run said: ${problems() || "nothing"}`;
       console.warn(said); // stderr itself is captured in this file
       return said;
     };
