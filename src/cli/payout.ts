@@ -89,6 +89,9 @@ const alreadyText = (w: SwarmPayloads["WeightsSubmitted"], where: string): strin
 const tagged = (e: unknown): string | undefined =>
   e instanceof Error && "_tag" in e && typeof e._tag === "string" ? `${e._tag}: ${e.message}` : undefined;
 
+/** Why a record failed: a tagged error's tag and message, else the error's message. */
+const failureOf = (e: unknown): string => tagged(e) ?? (e instanceof Error ? e.message : String(e));
+
 /** The command's body with the chain as a URL or a provider (tests pass an in-process node). Returns the exit code. */
 export const runPayout = async (o: PayoutOptions, chain: ChainEndpoint, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> => {
   const fail = (message: string): number => {
@@ -126,7 +129,7 @@ export const runPayout = async (o: PayoutOptions, chain: ChainEndpoint, out: (s:
     if (earlier !== undefined && basis !== undefined && src !== undefined) {
       const w = earlier.payload;
       const seqs = await src.record(basis, hotkey, w, { proposal: earlier.proposal, at: Date.now() }).catch((e: unknown) => {
-        const why = tagged(e) ?? (e instanceof Error ? e.message : String(e));
+        const why = failureOf(e);
         throw new Refused(`window ${w.window} was paid earlier (${w.call} extrinsic ${w.extrinsic} in block ${w.block}, kept in ${o.paid}) and is still not recorded in ${src.where}: ${why}; nothing sent`);
       });
       dropUnrecorded(o.paid, pair.address, o.netuid, w.window);
@@ -170,7 +173,7 @@ export const runPayout = async (o: PayoutOptions, chain: ChainEndpoint, out: (s:
         seqs = await source.record(basis, hotkey, payload, { proposal: p.id, at: Date.now() });
       } catch (e) {
         // The chain took the weights whatever went wrong here: say so first, with the fact that could not be recorded.
-        const why = tagged(e) ?? (e instanceof Error ? e.message : String(e));
+        const why = failureOf(e);
         out(o.json ? `${JSON.stringify({ submitted: [payload], recorded: null })}\n` : submissionText(s));
         const what = e instanceof AppendConflict
           ? `nothing was appended: ${hotkey.address}'s subject moved on since the log was read (another writer on its chain: is \`swarmline validate\` of this hotkey still running?)`

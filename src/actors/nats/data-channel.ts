@@ -30,7 +30,7 @@ export interface DataChannel {
   /**
    * Reads every data message of the run from the start of the stream, in stream order, without
    * acknowledging (an ordered consumer: a validator caching what it may re-execute). Resolves once
-   * reading started; the returned function stops it.
+   * reading started; the returned DataWatch says when it caught up and stops it.
    */
   watch(handle: (m: Omit<DataMessage, "ack"> & { readonly to: string }) => void): Promise<DataWatch>;
 }

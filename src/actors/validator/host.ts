@@ -52,10 +52,10 @@ export interface ValidatorHost {
   stop(): Promise<void>;
 }
 
-/** Every window the run closed is scored (the run is over for this validator). */
 /** How long a check waits for the data stream's reader to catch up before calling data missing. */
 const DATA_WAIT_MS = 10_000;
 
+/** Every window the run closed is scored (the run is over for this validator). */
 export const allScored = (s: ScorerState): boolean =>
   s.done && s.settings !== null && s.windows.every((w) => (w.closedBy === null ? w.samples.length === 0 : w.scored));
 

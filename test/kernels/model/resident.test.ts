@@ -130,14 +130,20 @@ describe("ResidentStage", () => {
       await expect(pool.getParams("p0")).rejects.toMatchObject({ reason: "unknown-model" });
     });
 
-    it("keeps in a stash the weights its forward read, whatever the set holds by its backward", async () => {
+    /** A stage whose resident set `set` holds fresh weights, and the reference backward through those weights sent along. */
+    const stashed = async (stage: string, set: string) => {
       const params = initParams(c, modelParamSpecs(c));
-      const s0 = new ResidentStage(pool, m0, "keep0");
+      const s0 = new ResidentStage(pool, m0, stage);
       await s0.ready();
-      await pool.setParams("k0", setSpec(m0.params), flatOf(m0.params, params), { colocate: s0.colocation });
+      await pool.setParams(set, setSpec(m0.params), flatOf(m0.params, params), { colocate: s0.colocation });
       const grad = { dims: [c.batch * c.seq, c.bottleneck as number], data: new Float32Array(c.batch * c.seq * (c.bottleneck as number)).fill(0.01) };
       await s0.forward("ref", params, ids);
       const ref = await s0.backward("ref", { gradOutput: grad });
+      return { params, s0, grad, ref };
+    };
+
+    it("keeps in a stash the weights its forward read, whatever the set holds by its backward", async () => {
+      const { params, s0, grad, ref } = await stashed("keep0", "k0");
       await s0.forward("late", { resident: "k0" }, ids);
       await pool.setParams("k0", setSpec(m0.params), new Float32Array(flatOf(m0.params, params).length).fill(0.5)); // a step lands before the backward
       const late = await s0.backward("late", { gradOutput: grad });
@@ -147,13 +153,7 @@ describe("ResidentStage", () => {
     });
 
     it("keeps the weights its forward read through an AdamW step taken in the worker before its backward", async () => {
-      const params = initParams(c, modelParamSpecs(c));
-      const s0 = new ResidentStage(pool, m0, "keep1");
-      await s0.ready();
-      await pool.setParams("k1", setSpec(m0.params), flatOf(m0.params, params), { colocate: s0.colocation });
-      const grad = { dims: [c.batch * c.seq, c.bottleneck as number], data: new Float32Array(c.batch * c.seq * (c.bottleneck as number)).fill(0.01) };
-      await s0.forward("ref", params, ids);
-      const ref = await s0.backward("ref", { gradOutput: grad });
+      const { s0, grad, ref } = await stashed("keep1", "k1");
       // Two leases in flight on the resident weights; the first one's backward and a step land before the second's backward.
       await s0.forward("first", { resident: "k1" }, ids);
       await s0.forward("late", { resident: "k1" }, ids);
