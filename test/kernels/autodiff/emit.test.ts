@@ -52,6 +52,36 @@ describe("emitModel", () => {
     for (const k of ["gx", "gw", "gb"]) expect(Array.from(a[k] ?? [])).toEqual(Array.from(r[k] ?? []));
   });
 
+  it("re-runs a Gelu whose input is kept instead of keeping its output, with the same gradients bit for bit", async () => {
+    const t = trace("float32");
+    const x = t.g.input("x", [2, 3]);
+    const w1 = t.g.input("w1", [3, 4]);
+    const b1 = t.g.input("b1", [4]);
+    const w2 = t.g.input("w2", [4, 2]);
+    const b2 = t.g.input("b2", [2]);
+    const pre = t.linear(x, w1, b1);
+    const h = t.gelu(pre);
+    const y = t.linear(h, w2, b2);
+    const gy = t.g.input("gy", [2, 2]);
+    const [gx, gw1, gw2] = t.gradients(y, gy, [x, w1, w2]) as [typeof x, typeof x, typeof x];
+    const saved = savedTensors(t.g, [gx, gw1, gw2]);
+    // The backward of w2 reads h = gelu(pre) and the Gelu's own gradient reads pre: only pre is kept.
+    expect(saved.map((s) => s.id)).toContain(pre.id);
+    expect(saved.map((s) => s.id)).not.toContain(h.id);
+    const fwd = emitModel(t.g, [x, w1, b1, w2, b2], { y, ...Object.fromEntries(saved.map((s) => [symName(s), s])) });
+    const keep = emitModel(t.g, [x, w1, b1, w2, b2, gy, ...saved], { gx, gw1, gw2 });
+    expect(fromBinary(ModelProtoSchema, keep.bytes).graph?.node.map((n) => n.opType)).toContain("Gelu");
+    const recompute = emitModel(t.g, [x, w1, b1, w2, b2, gy], { gx, gw1, gw2 });
+    const feeds = {
+      x: arr([2, 3], [0.1, -0.2, 0.3, 0.4, 0.5, -0.6]), w1: arr([3, 4], Array.from({ length: 12 }, (_, i) => (i - 6) / 10)), b1: arr([4], [0.1, 0, -0.1, 0.2]),
+      w2: arr([4, 2], [0.3, -0.1, 0.2, 0.5, -0.4, 0.1, 0.05, -0.2]), b2: arr([2], [0.01, -0.02]), gy: arr([2, 2], [1, -2, 3, 0.5]),
+    };
+    const f = await runOrt(fwd, feeds, "float32");
+    const a = await runOrt(keep, { ...feeds, ...Object.fromEntries(saved.map((s) => [symName(s), arr(s.shape, f[symName(s)] ?? [])])) }, "float32");
+    const r = await runOrt(recompute, feeds, "float32");
+    for (const k of ["gx", "gw1", "gw2"]) expect(Array.from(a[k] ?? [])).toEqual(Array.from(r[k] ?? []));
+  });
+
   it("serializes the same trace to the same bytes", () => {
     const one = mlp();
     const two = mlp();
