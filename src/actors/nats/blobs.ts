@@ -1,7 +1,9 @@
 // Content-addressed blobs (weights, optimizer state, merge partitions) in one JetStream stream per
 // run, each writer confined to its own subjects: a blob `ref` (the sha256 of its bytes) written
 // by `writer` is its chunks `swl.<run>.b.<writer>.<ref>.c<i>` followed by a manifest
-// `swl.<run>.b.<writer>.<ref>.m`. Why not the Object Store any more: its records live under
+// `swl.<run>.b.<writer>.<ref>.m`; a blob whose bytes are other stored blobs end to end (a merge's
+// consensus: its results) may instead be a manifest naming those parts, with no chunks, which a
+// reader assembles from the parts' own copies and checks against `ref` like any copy. Why not the Object Store any more: its records live under
 // subjects derived from the blob's name alone, so any client that may write the bucket may write
 // over, roll up or "delete" any name, and nats-server 2.9 permissions cannot tell writers apart.
 // Here the writer's token is in the subject, so on a secured server each member may publish only
@@ -76,20 +78,31 @@ export const ensureBlobStream = async (jsm: JetStreamManager, run: string, repli
   });
 };
 
-/** A blob's manifest: what its chunks add up to. */
+/**
+ * A blob's manifest: what its chunks add up to; or, for a blob stored as the concatenation of other
+ * stored blobs (`parts`, in order; a merge's consensus is its results end to end), no chunks.
+ */
 interface Manifest {
   readonly bytes: number;
   readonly chunks: number;
+  readonly parts?: readonly string[];
 }
+
+const REF = /^[0-9a-f]{64}$/;
 
 const readManifest = (m: StoredMsg): Manifest | undefined => {
   try {
     const x = m.json<Partial<Manifest>>();
-    return Number.isInteger(x.bytes) && Number.isInteger(x.chunks) && (x.bytes as number) >= 0 && (x.chunks as number) >= 0 ? (x as Manifest) : undefined;
+    if (!(Number.isInteger(x.bytes) && Number.isInteger(x.chunks) && (x.bytes as number) >= 0 && (x.chunks as number) >= 0)) return undefined;
+    if (x.parts === undefined) return x as Manifest;
+    return Array.isArray(x.parts) && x.chunks === 0 && x.parts.length > 0 && x.parts.every((r) => typeof r === "string" && REF.test(r)) ? (x as Manifest) : undefined;
   } catch {
     return undefined;
   }
 };
+
+/** How deep a composite's parts may themselves be composites (a forged manifest could name its own ref). */
+const MAX_PART_DEPTH = 2;
 
 /** The server refuses a second message on a subject: that part of this writer's copy is stored already. */
 const alreadyStored = (e: unknown): boolean => e instanceof Error && /maximum messages per subject exceeded/i.test(e.message);
@@ -128,20 +141,16 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
   };
   const part = (writer: string, ref: string, p: string): Promise<StoredMsg | null> => retried(() => jsm.direct.getMessage(stream, { last_by_subj: at(writer, ref, p) }));
 
-  /** `writer`'s copy of `ref`: its bytes, or undefined when incomplete; throws BlobCorrupt when they are not `ref`'s. */
-  const copyOf = async (writer: string, ref: string): Promise<Uint8Array | undefined> => {
+  /**
+   * `writer`'s copy of `ref`: its bytes, or undefined when incomplete (a composite's part not
+   * readable counts as incomplete); throws BlobCorrupt when they are not `ref`'s.
+   */
+  const copyOf = async (writer: string, ref: string, depth = 0): Promise<Uint8Array | undefined> => {
     const m = await part(writer, ref, "m");
     const manifest = m === null ? undefined : readManifest(m);
     if (manifest === undefined) return undefined;
-    const out = new Uint8Array(manifest.bytes);
-    let off = 0;
-    for (let i = 0; i < manifest.chunks; i++) {
-      const c = await part(writer, ref, `c${i}`);
-      if (c === null || off + c.data.byteLength > out.byteLength) return undefined;
-      out.set(c.data, off);
-      off += c.data.byteLength;
-    }
-    if (off !== out.byteLength) return undefined;
+    const out = manifest.parts === undefined ? await chunksOf(writer, ref, manifest) : await partsOf(ref, manifest, depth);
+    if (out === undefined) return undefined;
     try {
       return verified(ref, out);
     } catch (e) {
@@ -150,12 +159,38 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
     }
   };
 
+  const chunksOf = async (writer: string, ref: string, manifest: Manifest): Promise<Uint8Array | undefined> => {
+    const out = new Uint8Array(manifest.bytes);
+    let off = 0;
+    for (let i = 0; i < manifest.chunks; i++) {
+      const c = await part(writer, ref, `c${i}`);
+      if (c === null || off + c.data.byteLength > out.byteLength) return undefined;
+      out.set(c.data, off);
+      off += c.data.byteLength;
+    }
+    return off === out.byteLength ? out : undefined;
+  };
+
+  /** A composite's bytes: its parts (each read, and checked, as any blob), end to end. */
+  const partsOf = async (ref: string, manifest: Manifest, depth: number): Promise<Uint8Array | undefined> => {
+    if (depth >= MAX_PART_DEPTH || (manifest.parts ?? []).includes(ref)) return undefined;
+    const out = new Uint8Array(manifest.bytes);
+    let off = 0;
+    for (const p of manifest.parts ?? []) {
+      const b = cache.get(p) ?? (await fetch(p, depth + 1).catch((e: unknown) => { if (e instanceof BlobCorrupt) return undefined; throw e; }));
+      if (b === undefined || off + b.byteLength > out.byteLength) return undefined;
+      out.set(b, off);
+      off += b.byteLength;
+    }
+    return off === out.byteLength ? out : undefined;
+  };
+
   /** The first copy of `ref` that hashes to its name; BlobCorrupt when only forged ones exist, undefined when none. */
-  const fetch = async (ref: string): Promise<Uint8Array | undefined> => {
+  const fetch = async (ref: string, depth = 0): Promise<Uint8Array | undefined> => {
     let forged: BlobCorrupt | undefined;
     for (const writer of await holders(ref)) {
       try {
-        const b = await copyOf(writer, ref);
+        const b = await copyOf(writer, ref, depth);
         if (b !== undefined) return b;
       } catch (e) {
         if (!(e instanceof BlobCorrupt)) throw e;
@@ -173,8 +208,9 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
    * if it is not these bytes someone else wrote as this writer, which only a server without
    * per-actor permissions allows.
    */
-  const write = async (ref: string, bytes: Uint8Array): Promise<void> => {
-    const chunks = Math.ceil(bytes.byteLength / chunkBytes);
+  const write = async (ref: string, bytes: Uint8Array, parts?: readonly string[]): Promise<void> => {
+    const composite = parts !== undefined && concatenates(bytes, parts);
+    const chunks = composite ? 0 : Math.ceil(bytes.byteLength / chunkBytes);
     let existed = false;
     const publish = (p: string, data: Uint8Array): Promise<unknown> =>
       retried(() => js.publish(at(o.writer, ref, p), data)).catch((e: unknown) => {
@@ -183,11 +219,26 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
       });
     // Chunks in flight together (each acknowledged); the manifest only after all of them.
     await Promise.all(Array.from({ length: chunks }, (_, i) => publish(`c${i}`, bytes.subarray(i * chunkBytes, Math.min(bytes.byteLength, (i + 1) * chunkBytes)))));
-    await publish("m", new TextEncoder().encode(JSON.stringify({ bytes: bytes.byteLength, chunks } satisfies Manifest)));
+    await publish("m", new TextEncoder().encode(JSON.stringify({ bytes: bytes.byteLength, chunks, ...(composite ? { parts } : {}) } satisfies Manifest)));
     if (!existed) return;
     const back = await copyOf(o.writer, ref).catch((e: unknown) => { if (e instanceof BlobCorrupt) return undefined; throw e; });
     if (back === undefined)
       throw new BlobCorrupt({ ref, message: `blob ${ref}: ${o.writer}'s own subjects already hold other bytes, so another client wrote as ${o.writer}; run the server with per-actor permissions (--secure)` });
+  };
+
+  /**
+   * Whether `bytes` are `parts` end to end, each part in this store's cache (stored or read by it,
+   * so its bytes were checked against its name): only then is a manifest naming them as good as the bytes.
+   */
+  const concatenates = (bytes: Uint8Array, parts: readonly string[]): boolean => {
+    if (parts.length === 0) return false;
+    let off = 0;
+    for (const p of parts) {
+      const b = cache.get(p);
+      if (b === undefined || off + b.byteLength > bytes.byteLength || Buffer.compare(b, bytes.subarray(off, off + b.byteLength)) !== 0) return false;
+      off += b.byteLength;
+    }
+    return off === bytes.byteLength;
   };
 
   const remember = (ref: string, b: Uint8Array): void => {
@@ -213,7 +264,7 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
         if (known.has(ref)) return ref;
         // A copy that reads back (ours, or another writer's: nobody can take it back) is enough.
         const stored = await fetch(ref).catch((e: unknown) => { if (e instanceof BlobCorrupt) return undefined; throw e; });
-        if (stored === undefined) await write(ref, bytes);
+        if (stored === undefined) await write(ref, bytes, po?.parts);
         remember(ref, po?.owned === true ? bytes : bytes.slice());
         return ref;
       })().finally(() => inflight.delete(ref));

@@ -31,6 +31,12 @@ export interface PutOptions {
    * them rather than a copy (a freshly computed result, a weights copy made for the put).
    */
   readonly owned?: boolean;
+  /**
+   * Stored blobs whose bytes, end to end, are these bytes (a merge's consensus is its accepted
+   * results in partition order): a store may record the list instead of a second copy of the
+   * bytes. A store that does checks the claim first and stores the bytes themselves when it is false.
+   */
+  readonly parts?: readonly string[];
 }
 
 /** PutOptions for bytes made for the put (a weights copy, a fresh result): the store keeps them. */

@@ -259,7 +259,10 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
           const got = await fetchResults(o.blobs, c.layout.size, p.results, p.outer, reportBlob);
           const w = await c.adopt(p.merge, got, p.overlap);
           if (w === undefined) return;
-          const ref = await o.blobs.put(f32View(w), OWNED);
+          // An overlapped merge whose partitions were all accepted has its results, end to end, as
+          // its consensus: the store may name them rather than hold the weights a second time.
+          const parts = p.overlap && !p.outer && p.results.every((r) => r !== null) ? { parts: p.results as string[] } : {};
+          const ref = await o.blobs.put(f32View(w), { ...OWNED, ...parts });
           const state = p.storeOptimizer ? await c.saveOptimizer() : undefined;
           const optimizer = state === undefined ? undefined : await o.blobs.put(state, OWNED);
           send({ type: "weights.loaded", stage: p.stage, epoch: p.epoch, ref, ...(optimizer === undefined ? {} : { optimizer }) });

@@ -138,4 +138,22 @@ describe("a run's blob store under a hostile client", () => {
     expect(hash).toBe(without);
     expect([...(await getF32(store, hash))]).toEqual([1, 1]);
   });
+
+  it("refuses a forged list of parts: parts that are not the blob's bytes, or a list naming the blob itself", async () => {
+    const { run, honest, reader, js, forgedBy } = await setup();
+    const one = await honest.put(Uint8Array.of(1, 2));
+    const two = await honest.put(Uint8Array.of(3, 4));
+    const wanted = blobRef(Uint8Array.of(1, 2, 3, 5));
+    await js.publish(subjects.blob(run, FORGER, wanted, "m"), JSON.stringify({ bytes: 4, chunks: 0, parts: [one, two] }));
+    const err = await (await reader()).get(wanted).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BlobCorrupt);
+    expect(forgedBy).toEqual([FORGER]);
+    // A list that names the blob itself reads as an incomplete copy (never a loop): the blob is absent.
+    const self = blobRef(Uint8Array.of(7, 7));
+    await js.publish(subjects.blob(run, FORGER, self, "m"), JSON.stringify({ bytes: 2, chunks: 0, parts: [self] }));
+    expect(await (await reader()).get(self)).toBeUndefined();
+    // The honest writer then stores the bytes past both, and readers take its copy.
+    expect(await honest.put(Uint8Array.of(1, 2, 3, 5), { parts: [one, two] })).toBe(wanted);
+    expect(await (await reader()).get(wanted)).toEqual(Uint8Array.of(1, 2, 3, 5));
+  });
 });

@@ -1,6 +1,8 @@
 // One contract for the content-addressed blob store, run against the in-memory store and the
 // NATS blob stream adapter (a real nats-server).
+import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { streams } from "../../../src/events/subjects.js";
 import { connectNats, type NatsConnection } from "../../../src/actors/nats/connection.js";
 import { natsBlobStore } from "../../../src/actors/nats/blobs.js";
 import { startEmbeddedNats, type EmbeddedNats } from "../../../src/actors/nats/testing.js";
@@ -86,5 +88,35 @@ describe("NATS blob stream", () => {
     const got = await b.get(ref);
     // Compared as buffers (an element-wise toEqual of 2.5 MB takes seconds).
     expect(got !== undefined && Buffer.from(got).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  const messages = async (run: string): Promise<number> => (await (await jetstreamManager(nc)).streams.info(streams.blobs(run))).state.messages;
+
+  it("stores the concatenation of stored blobs as a list of them, which any reader assembles and checks", async () => {
+    const a = await natsBlobStore(nc, "composite", { writer: "a" });
+    const one = new Uint8Array(1_500_000).map((_, i) => (i * 31) % 256);
+    const two = new Uint8Array(700_000).map((_, i) => (i * 17) % 256);
+    const parts = [await a.put(one), await a.put(two)];
+    const whole = new Uint8Array(one.byteLength + two.byteLength);
+    whole.set(one);
+    whole.set(two, one.byteLength);
+    const before = await messages("composite");
+    const ref = await a.put(whole, { parts });
+    expect(ref).toBe(blobRef(whole));
+    // One manifest, no chunks: the bytes are not stored a second time.
+    expect(await messages("composite")).toBe(before + 1);
+    const b = await natsBlobStore(nc, "composite", { writer: "b", cacheBytes: 0 });
+    const got = await b.get(ref);
+    expect(got !== undefined && Buffer.from(got).equals(Buffer.from(whole))).toBe(true);
+  });
+
+  it("stores the bytes themselves when they are not the parts they name", async () => {
+    const a = await natsBlobStore(nc, "composite-false", { writer: "a" });
+    const parts = [await a.put(Uint8Array.of(1, 2)), await a.put(Uint8Array.of(3, 4))];
+    const before = await messages("composite-false");
+    const ref = await a.put(Uint8Array.of(1, 2, 3, 5), { parts });
+    // A chunk and a manifest.
+    expect(await messages("composite-false")).toBe(before + 2);
+    expect(await (await natsBlobStore(nc, "composite-false", { writer: "b", cacheBytes: 0 })).get(ref)).toEqual(Uint8Array.of(1, 2, 3, 5));
   });
 });
