@@ -7,7 +7,10 @@ export class OptimStateError extends Schema.TaggedError<OptimStateError>()("Opti
   message: Schema.String,
 }) {}
 
-/** Appends scalars and arrays, then concatenates them into one buffer. */
+/** Whether this machine stores a float32 little-endian (the state's byte order): then arrays copy as bytes. */
+const LITTLE_ENDIAN = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;
+
+/** Appends scalars and arrays, then concatenates them into one buffer. An array given to f32s must not change until finish(). */
 export class StateWriter {
   private readonly parts: Uint8Array[] = [];
   u32(x: number): this {
@@ -28,6 +31,11 @@ export class StateWriter {
   }
   f32s(x: Float32Array): this {
     this.u32(x.length);
+    if (LITTLE_ENDIAN) {
+      // A Float32Array already holds little-endian bytes here: copied once, by finish(), not a DataView call per value.
+      this.parts.push(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+      return this;
+    }
     const b = new Uint8Array(x.length * 4);
     const v = new DataView(b.buffer);
     for (let i = 0; i < x.length; i++) v.setFloat32(4 * i, x[i] ?? 0, true);
@@ -78,7 +86,8 @@ export class StateReader {
     if (expectLength !== undefined && n !== expectLength) throw new OptimStateError({ message: `array of ${n} elements, parameter has ${expectLength}` });
     this.need(4 * n);
     const x = new Float32Array(n);
-    for (let i = 0; i < n; i++) x[i] = this.view.getFloat32(this.off + 4 * i, true);
+    if (LITTLE_ENDIAN) new Uint8Array(x.buffer).set(this.buf.subarray(this.off, this.off + 4 * n));
+    else for (let i = 0; i < n; i++) x[i] = this.view.getFloat32(this.off + 4 * i, true);
     this.off += 4 * n;
     return x;
   }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { AdamW, globalNorm } from "../../../src/kernels/optim/adamw.js";
 import { OuterNesterov, pseudoGradient } from "../../../src/kernels/optim/nesterov.js";
-import { OptimStateError } from "../../../src/kernels/optim/state-bytes.js";
+import { OptimStateError, StateReader, StateWriter } from "../../../src/kernels/optim/state-bytes.js";
 
 const gen = (seed: number) => {
   let s = seed >>> 0;
@@ -158,5 +158,26 @@ describe("OuterNesterov", () => {
     expect(bytesOf(pb)).toEqual(bytesOf(pa));
     expect(c.steps).toBe(6);
     expect(() => new OuterNesterov([5, 5]).restore(a.save())).toThrow(OptimStateError);
+  });
+});
+
+describe("optimizer state bytes", () => {
+  it("write float32 arrays as little-endian bytes and read them back exactly, from any byte offset", () => {
+    const x = Float32Array.of(1, -2.5, 3e-39, Number.MAX_VALUE, -0, Infinity, 0.1);
+    const bytes = new StateWriter().u32(7).f32s(x).finish();
+    const expected = new Uint8Array(4 + 4 + 4 * x.length);
+    const v = new DataView(expected.buffer);
+    v.setUint32(0, 7, true);
+    v.setUint32(4, x.length, true);
+    x.forEach((f, i) => v.setFloat32(8 + 4 * i, f, true));
+    expect(Buffer.from(bytes).equals(Buffer.from(expected))).toBe(true);
+    // Read at an odd offset into a larger buffer (a state blob inside a message).
+    const shifted = new Uint8Array(bytes.length + 3);
+    shifted.set(bytes, 3);
+    const r = new StateReader(shifted.subarray(3));
+    expect(r.u32()).toBe(7);
+    const back = r.f32s(x.length);
+    r.end();
+    expect(Buffer.from(back.buffer).equals(Buffer.from(x.buffer))).toBe(true);
   });
 });
