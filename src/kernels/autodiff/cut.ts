@@ -11,15 +11,15 @@ import type { Graph, Sym } from "./graph.js";
  * fed or constant: elementwise maps and normalizations (one pass over their input, no reduction
  * across tokens), whose outputs are as large as their inputs or larger.
  */
-const RECOMPUTED = new Set(["Gelu", "LayerNormalization"]);
+export const RECOMPUTED: ReadonlySet<string> = new Set(["Gelu", "LayerNormalization"]);
 
 /**
  * Forward-phase node outputs that backward-phase nodes on the way to `outputs` consume, in id
- * order, except outputs of RECOMPUTED nodes whose inputs are all kept (the backward graph then
+ * order, except outputs of `recompute` ops (default RECOMPUTED; empty: keep every one) whose inputs are all kept (the backward graph then
  * contains that node: emitModel takes every node between its feeds and outputs). Graph inputs and
  * constants are not included (they are fed or baked in anyway).
  */
-export const savedTensors = (graph: Graph, outputs: readonly Sym[]): Sym[] => {
+export const savedTensors = (graph: Graph, outputs: readonly Sym[], recompute: ReadonlySet<string> = RECOMPUTED): Sym[] => {
   const producer = new Map<number, (typeof graph.nodes)[number]>();
   for (const n of graph.nodes) for (const o of n.outputs) producer.set(o.id, n);
   const saved = new Map<number, Sym>();
@@ -39,7 +39,7 @@ export const savedTensors = (graph: Graph, outputs: readonly Sym[]): Sym[] => {
   // In id order (a node's inputs come first); only nodes whose inputs stay kept are re-run.
   for (const s of [...saved.values()].sort((a, b) => a.id - b.id)) {
     const n = producer.get(s.id);
-    if (n !== undefined && RECOMPUTED.has(n.opType) && n.inputs.every((i) => kept(i) && !recomputed.has(i.id))) recomputed.add(s.id);
+    if (n !== undefined && recompute.has(n.opType) && n.inputs.every((i) => kept(i) && !recomputed.has(i.id))) recomputed.add(s.id);
   }
   return [...saved.values()].filter((s) => !recomputed.has(s.id)).sort((a, b) => a.id - b.id);
 };

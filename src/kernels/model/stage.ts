@@ -14,8 +14,11 @@ import { modelParamSpecs, stageParamSpecs, type ParamSpec } from "./params.js";
 /** Keep forward activations for backward (memory) or recompute them in backward (compute). */
 export type Activations = "keep" | "recompute";
 
-/** Build options: activation strategy and float type (fp64 is for gradient checks). */
-export type StageOptions = { readonly activations?: Activations; readonly float?: FloatType };
+/**
+ * Build options: activation strategy and float type (fp64 is for gradient checks); with "keep",
+ * the ops a backward re-runs rather than keep (default: savedTensors' RECOMPUTED).
+ */
+export type StageOptions = { readonly activations?: Activations; readonly float?: FloatType; readonly recompute?: ReadonlySet<string> };
 
 /** The models of one stage and the names a runner feeds and reads. */
 export type StageModels = {
@@ -73,7 +76,7 @@ export const buildStage = (c: GptConfig, s: number, opts: StageOptions = {}): St
   if (!first) gradOuts["grad_x"] = grads[0] as Sym;
   specs.forEach((p, i) => (gradOuts[gradName(p.name)] = grads[first ? i : i + 1] as Sym));
   const fwdFeeds = [...params, input, ...(targets === undefined ? [] : [targets])];
-  const saved = activations === "keep" ? savedTensors(t.g, Object.values(gradOuts)) : [];
+  const saved = activations === "keep" ? savedTensors(t.g, Object.values(gradOuts), opts.recompute) : [];
   const outName = last ? "loss" : "y";
   const fwdOuts: Record<string, Sym> = { [outName]: y };
   for (const v of saved) fwdOuts[symName(v)] = v;
