@@ -56,6 +56,12 @@ export interface SimOptions extends SwarmSettings {
   readonly onProgress?: (p: SimProgress) => void;
   /** Called once, when the feed shows the last microbatch completed (before validation and teardown). */
   readonly onCompleted?: (tokens: number) => void;
+  /**
+   * Awaited once the run completed, before its miners leave: the producers still run and still
+   * answer refills from their journals (a reader of the run that must catch up first, say one
+   * started after the bus lost facts).
+   */
+  readonly beforeLeave?: () => Promise<void>;
   readonly run?: string;
   /** Stop the orchestrator once this many microbatches completed and start a fresh one (a crash and restart). */
   readonly restartOrchestratorAt?: number;
@@ -324,6 +330,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     await evals;
     const last = await params;
     if (last !== undefined) curve.push([final.counters.tokens, await validationBpb(kernels, last, vb)]);
+    await o.beforeLeave?.();
     // Let miners record their last facts, then read the log as it stands.
     for (const h of hosts.values()) await h.leave("run completed").catch(onError);
     hosts.clear();
