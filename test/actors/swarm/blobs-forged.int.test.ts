@@ -139,6 +139,18 @@ describe("a run's blob store under a hostile client", () => {
     expect([...(await getF32(store, hash))]).toEqual([1, 1]);
   });
 
+  it("does not allocate what a forged manifest claims: more bytes than its chunks or parts can hold reads as no copy", async () => {
+    const { run, honest, reader, js } = await setup();
+    const huge = blobRef(Uint8Array.of(4, 4));
+    await js.publish(subjects.blob(run, FORGER, huge, "c0"), Uint8Array.of(4, 4));
+    await js.publish(subjects.blob(run, FORGER, huge, "m"), JSON.stringify({ bytes: 2 ** 40, chunks: 1 }));
+    expect(await (await reader()).get(huge)).toBeUndefined();
+    const one = await honest.put(Uint8Array.of(5));
+    const claimed = blobRef(Uint8Array.of(5, 5));
+    await js.publish(subjects.blob(run, FORGER, claimed, "m"), JSON.stringify({ bytes: 2 ** 40, chunks: 0, parts: [one] }));
+    expect(await (await reader()).get(claimed)).toBeUndefined();
+  });
+
   it("refuses a forged list of parts: parts that are not the blob's bytes, or a list naming the blob itself", async () => {
     const { run, honest, reader, js, forgedBy } = await setup();
     const one = await honest.put(Uint8Array.of(1, 2));
