@@ -2,8 +2,9 @@
 // "keep activations" strategy (forward outputs them, backward takes them as inputs); not
 // cutting is "recompute" (backward re-runs the forward nodes it needs). Between the two, a cheap
 // node whose inputs are kept anyway (a Gelu of a kept Gemm output, a LayerNormalization of a kept
-// residual) is re-run by the backward rather than kept: its outputs cost a copy out of the runtime
-// and a buffer between the runs, while re-running it costs a pass over memory the backward reads anyway.
+// residual) is re-run by the backward rather than kept: its outputs cost a copy out of the
+// runtime and a buffer between the runs, while re-running it costs a pass over memory the
+// backward reads anyway.
 import type { Graph, Sym } from "./graph.js";
 
 /**
@@ -15,9 +16,11 @@ export const RECOMPUTED: ReadonlySet<string> = new Set(["Gelu", "LayerNormalizat
 
 /**
  * Forward-phase node outputs that backward-phase nodes on the way to `outputs` consume, in id
- * order, except outputs of `recompute` ops (default RECOMPUTED; empty: keep every one) whose inputs are all kept (the backward graph then
- * contains that node: emitModel takes every node between its feeds and outputs). Graph inputs and
- * constants are not included (they are fed or baked in anyway).
+ * order, except outputs of `recompute` ops (default RECOMPUTED; empty: keep every one) whose
+ * inputs are all kept: the backward graph then contains that node (emitModel takes every node
+ * between its feeds and outputs). The condition is the node's, so a node's outputs are all kept or
+ * all re-run, never fed and produced at once. Graph inputs and constants are not included (they
+ * are fed or baked in anyway).
  */
 export const savedTensors = (graph: Graph, outputs: readonly Sym[], recompute: ReadonlySet<string> = RECOMPUTED): Sym[] => {
   const producer = new Map<number, (typeof graph.nodes)[number]>();
