@@ -3,7 +3,6 @@
 // the same tokens with a >= 128x compressed 2-stage pipeline against the uncompressed one (same
 // seed), (c) the compression ratio and (d) codec throughput. Writes bench/results/kernels.json.
 import { mkdirSync, writeFileSync } from "node:fs";
-import type { EmittedModel } from "../src/kernels/autodiff/emit.js";
 import { compressionRatio } from "../src/kernels/codec/format.js";
 import { decode, encode } from "../src/kernels/codec/wire.js";
 import { sotuCorpus } from "../src/kernels/data/corpus.js";
@@ -15,6 +14,7 @@ import { buildStage } from "../src/kernels/model/stage.js";
 import { matmulModel } from "../src/kernels/runtime/matmul-model.js";
 import { KernelSession } from "../src/kernels/runtime/session.js";
 import type { Tensor } from "../src/kernels/runtime/tensor.js";
+import { filled, outputsOf } from "./tensors.js";
 import { DEFAULT_TRAIN, type TrainOptions } from "../src/kernels/train/options.js";
 import { train } from "../src/kernels/train/trainer.js";
 
@@ -32,17 +32,7 @@ const STAGE: GptConfig = { ...DEFAULT_CONFIG, dModel: 512, nHead: 8, nLayer: 6, 
 const PAIR: GptConfig = { ...DEFAULT_CONFIG, dModel: 256, nHead: 4, nLayer: 2, stages: 2, batch: 16, seq: 64, bottleneck: null };
 const BOTTLENECK = 5;
 
-const filled = (dims: readonly number[], seed: number): Float32Array => {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 32 - 0.5) * 0.1;
-  });
-};
 
-/** Preallocated float outputs of a model (ORT-allocated large outputs are ~10x slower). */
-const outputsOf = (m: EmittedModel): Record<string, Tensor> =>
-  Object.fromEntries(m.outputs.filter((o) => o.dtype === "float32").map((o) => [o.name, { dims: o.shape, data: new Float32Array(o.shape.reduce((a, b) => a * b, 1)) }]));
 
 const timeIt = async (iters: number, f: () => Promise<unknown>): Promise<number> => {
   for (let i = 0; i < 3; i++) await f();

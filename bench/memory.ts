@@ -9,13 +9,13 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connectNats } from "../src/actors/nats/connection.js";
 import { natsBlobStore } from "../src/actors/nats/blobs.js";
 import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
-import type { EmittedModel } from "../src/kernels/autodiff/emit.js";
 import { DEFAULT_CONFIG, type GptConfig } from "../src/kernels/model/config.js";
 import { initParams } from "../src/kernels/model/params.js";
 import { paramFeeds } from "../src/kernels/model/runner.js";
 import { buildStage, type StageModels } from "../src/kernels/model/stage.js";
 import { KernelSession } from "../src/kernels/runtime/session.js";
 import type { Tensor } from "../src/kernels/runtime/tensor.js";
+import { filled, outputsOf } from "./tensors.js";
 
 const arg = (args: string[], name: string, dflt: number): number => {
   const i = args.indexOf(`--${name}`);
@@ -51,16 +51,7 @@ const copies = (count: number): { fresh: number; mapped: number } => {
   return { fresh: freshMs, mapped: (performance.now() - t) / count };
 };
 
-const outputsOf = (m: EmittedModel): Record<string, Tensor> =>
-  Object.fromEntries(m.outputs.filter((o) => o.dtype === "float32").map((o) => [o.name, { dims: o.shape, data: new Float32Array(o.shape.reduce((a, b) => a * b, 1)) }]));
 
-const filled = (dims: readonly number[], seed: number): Float32Array => {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 32 - 0.5) * 0.1;
-  });
-};
 
 /** A stage-0 forward + backward on 1 ORT thread, as a miner's kernel worker runs it (outputs preallocated). */
 const stageStep = async (m: StageModels) => {

@@ -3,9 +3,9 @@
 // by `writer` is its chunks `swl.<run>.b.<writer>.<ref>.c<i>` followed by a manifest
 // `swl.<run>.b.<writer>.<ref>.m`; a blob whose bytes are other stored blobs end to end (a merge's
 // consensus: its results) may instead be a manifest naming those parts, with no chunks, which a
-// reader assembles from the parts' own copies and checks against `ref` like any copy.
-// Why not the Object Store any more: its records live under subjects derived from the blob's name alone, so any client that may write the bucket may write
-// over, roll up or "delete" any name, and nats-server 2.9 permissions cannot tell writers apart.
+// reader assembles from the parts' own copies and checks against `ref` like any copy. Why not the
+// Object Store any more: its records live under subjects derived from the blob's name alone, so
+// any client that may write the bucket may write over, roll up or "delete" any name, and nats-server 2.9 permissions cannot tell writers apart.
 // Here the writer's token is in the subject, so on a secured server each member may publish only
 // `swl.<run>.b.<itself>.>`; and the stream keeps one message per subject and refuses a second
 // (discard new per subject), refuses deletes and purges, so nothing stored is ever replaced or
@@ -129,7 +129,7 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
   const stream = streams.blobs(run);
   const chunkBytes = Math.min(CHUNK_BYTES, nc.info?.max_payload ?? CHUNK_BYTES);
   /** The largest message the server takes (so the largest chunk any writer could have stored). */
-  const maxMessage = Math.max(chunkBytes, nc.info?.max_payload ?? CHUNK_BYTES);
+  const maxMessage = nc.info?.max_payload ?? CHUNK_BYTES;
   const cache = new Cache(o.cacheBytes ?? 256 * 1024 * 1024);
   const known = new Set<string>();
   const inflight = new Map<string, Promise<string>>();
@@ -151,7 +151,7 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
     const m = await part(writer, ref, "m");
     const manifest = m === null ? undefined : readManifest(m);
     if (manifest === undefined) return undefined;
-    const out = manifest.parts === undefined ? await chunksOf(writer, ref, manifest) : await partsOf(ref, manifest, depth);
+    const out = manifest.parts === undefined ? await chunksOf(writer, ref, manifest) : await partsOf(ref, manifest.parts, manifest.bytes, depth);
     if (out === undefined) return undefined;
     try {
       return verified(ref, out);
@@ -176,17 +176,17 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
   };
 
   /** A composite's bytes: its parts (each read, and checked, as any blob), end to end. */
-  const partsOf = async (ref: string, manifest: Manifest, depth: number): Promise<Uint8Array | undefined> => {
-    if (depth >= MAX_PART_DEPTH || (manifest.parts ?? []).includes(ref)) return undefined;
+  const partsOf = async (ref: string, names: readonly string[], bytes: number, depth: number): Promise<Uint8Array | undefined> => {
+    if (depth >= MAX_PART_DEPTH || names.includes(ref)) return undefined;
     const parts: Uint8Array[] = [];
-    for (const p of manifest.parts ?? []) {
+    for (const p of names) {
       const b = cache.get(p) ?? (await fetch(p, depth + 1).catch((e: unknown) => { if (e instanceof BlobCorrupt) return undefined; throw e; }));
       if (b === undefined) return undefined;
       parts.push(b);
     }
     // Sized by the parts read, not by what the manifest claims.
-    if (parts.reduce((n, b) => n + b.byteLength, 0) !== manifest.bytes) return undefined;
-    const out = new Uint8Array(manifest.bytes);
+    if (parts.reduce((n, b) => n + b.byteLength, 0) !== bytes) return undefined;
+    const out = new Uint8Array(bytes);
     let off = 0;
     for (const b of parts) {
       out.set(b, off);
