@@ -38,7 +38,7 @@ const swarm = (seed: string, n: number, microbatches: number, window: number, ad
       run: "bench", seed, model: { kind: "fake" }, params: [64, 64, 64],
       schedule: {
         totalMicrobatches: microbatches, datasetBatches: 60, tokensPerMicrobatch: 128, maxInFlight: 6, leaseTicks: 30, heartbeatTimeoutTicks: 6,
-        heartbeatEveryTicks: 2, mergeEvery: 12, bMin: 2, partitions: 4, mergeGatherTicks: 4, mergeDeadlineTicks: 10, microbatchesPerStep: 1, overlapMerges: true, routing: "proportional",
+        heartbeatEveryTicks: 2, mergeEvery: 12, bMin: 2, partitions: 4, mergeGatherTicks: 4, mergeDeadlineTicks: 10, microbatchesPerStep: 1, overlapMerges: true, routing: "proportional", mergeInterval: "fixed",
       },
     },
     miners: Array.from({ length: n }, (_, i) => ({ id: id(i), capacity: 2 })),

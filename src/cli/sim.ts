@@ -3,20 +3,21 @@
 // progress display, --log (the run's log as verifiable JSONL) and --json (the run's figures).
 import { writeFileSync } from "node:fs";
 import { Option, type Command } from "commander";
-import { DEFAULT_MERGE_EVERY } from "../actors/swarm/run-config.js";
+import { DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL } from "../actors/swarm/run-config.js";
 import { ADVERSARY_KINDS, type AdversaryKind } from "../actors/swarm/adversary.js";
 import { runDeterministicSim } from "../actors/swarm/det-run.js";
 import { type KillAt, runSwarmSim, type SimOptions, type SimProgress } from "../actors/swarm/sim-run.js";
+import type { MergeInterval } from "../events/swarm/index.js";
 import type { WireDtype } from "../kernels/codec/format.js";
 import { DEFAULT_CONFIG, validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../kernels/train/options.js";
 import { setExit } from "./exit.js";
 import { parseClusterSize } from "./nats-cluster.js";
-import { flagSettings, outerOf, readRunFile, UsageError } from "./run-settings.js";
+import { flagSettings, MERGE_INTERVALS, outerOf, readRunFile, UsageError } from "./run-settings.js";
 
 type Flags = {
   miners: string; stages: string; steps: string; microbatches?: string; seed: string; batch: string; seq: string; dModel: string; layers: string;
-  heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; partitions: string; inFlight?: string; lr: string; killMiner: string[]; cluster?: string; killNode: string[]; leaseTicks?: string; heartbeatTimeoutTicks?: string;
+  heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; mergeInterval: MergeInterval; partitions: string; inFlight?: string; lr: string; killMiner: string[]; cluster?: string; killNode: string[]; leaseTicks?: string; heartbeatTimeoutTicks?: string;
   dropout: string; adversary: string[]; window?: string; spotChecks: string; validator: boolean; sync?: boolean; pauseMerges?: boolean; outerLr?: string; outerMomentum?: string; log?: string; head?: string; journal?: string; json?: string; nats?: string; secure?: boolean; evalEvery: string; workers: string; threads: string; tickMs: string;
   deterministic?: boolean; config?: string;
 };
@@ -83,6 +84,7 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
     lr,
     sync,
     mergeEvery: int("merge-every", f.mergeEvery),
+    mergeInterval: f.mergeInterval,
     overlapMerges: f.pauseMerges !== true,
     partitions: int("partitions", f.partitions),
     ...(f.inFlight === undefined ? {} : { maxInFlight: int("in-flight", f.inFlight) }),
@@ -168,7 +170,8 @@ export const registerSim = (program: Command): void => {
     .option("--bottleneck <b>", "IOTA bottleneck width at stage boundaries, or none", "3")
     .addOption(new Option("--quant <type>", "wire type of boundary tensors").choices(["fp32", "fp16", "int8"]).default("int8"))
     .option("--lr <x>", "peak AdamW learning rate", String(DEFAULT_TRAIN.lr))
-    .option("--merge-every <n>", "a stage merges after this many backward passes", String(DEFAULT_MERGE_EVERY))
+    .option("--merge-every <n>", "a stage merges after this many backward passes (at the peak learning rate, with --merge-interval lr-scaled)", String(DEFAULT_MERGE_EVERY))
+    .addOption(new Option("--merge-interval <how>", "fixed: every --merge-every passes; lr-scaled: stretched by peak lr ÷ the current lr, at most 4x").choices(MERGE_INTERVALS).default(DEFAULT_MERGE_INTERVAL))
     .option("--outer-lr <x>", "merge with DiLoCo's outer Nesterov step at this outer learning rate (default: plain averaging)")
     .option("--outer-momentum <x>", "outer Nesterov momentum (with --outer-lr; default 0.9)")
     .option("--partitions <n>", "Butterfly All-Reduce partitions per merge", "8")

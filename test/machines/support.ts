@@ -4,7 +4,7 @@ import type { SimMiner, SimOptions } from "../../src/machines/sim/index.js";
 export const schedule = {
   totalMicrobatches: 40, datasetBatches: 25, tokensPerMicrobatch: 128, maxInFlight: 4, leaseTicks: 30,
   heartbeatTimeoutTicks: 6, heartbeatEveryTicks: 2, mergeEvery: 8, bMin: 2, partitions: 4, mergeGatherTicks: 4,
-  mergeDeadlineTicks: 10, microbatchesPerStep: 2, overlapMerges: false, routing: "proportional" as "proportional" | "least-loaded",
+  mergeDeadlineTicks: 10, microbatchesPerStep: 2, overlapMerges: false, routing: "proportional" as "proportional" | "least-loaded", mergeInterval: "fixed" as "fixed" | "lr-scaled",
 };
 
 export const miners = (n: number, capacity = 2): SimMiner[] =>

@@ -8,7 +8,7 @@ import * as P from "./pipeline.js";
 import * as R from "./run.js";
 import * as S from "./scoring.js";
 
-export type { OuterStep, Schedule, StageSpec, SwarmRunConfig } from "./run.js";
+export type { MergeInterval, OuterStep, Schedule, StageSpec, SwarmRunConfig } from "./run.js";
 export type { Neuron, SpotTarget } from "./scoring.js";
 
 /** The latest definition of every swarm fact type. */
@@ -24,7 +24,7 @@ const latest = [
 
 /** Every swarm event definition, old versions (with their upcasters) first, for the EventRegistry. */
 export const swarmEvents: readonly EventDefinition[] = [
-  R.SwarmRunStartedV1Def as EventDefinition, R.SwarmRunStartedV2Def as EventDefinition, R.SwarmRunStartedV3Def as EventDefinition, M.WeightsLoadedV1Def as EventDefinition,
+  R.SwarmRunStartedV1Def as EventDefinition, R.SwarmRunStartedV2Def as EventDefinition, R.SwarmRunStartedV3Def as EventDefinition, R.SwarmRunStartedV4Def as EventDefinition, M.WeightsLoadedV1Def as EventDefinition,
   P.ActivationsForwardedV1Def as EventDefinition, P.LossComputedV1Def as EventDefinition, P.OptimizerSteppedV1Def as EventDefinition,
   ...(latest as readonly EventDefinition[]),
 ];
@@ -35,7 +35,7 @@ type Def = (typeof latest)[number];
 export type SwarmPayloads = { [D in Def as D["type"]]: D extends EventDefinition<string, infer Pl> ? Pl : never };
 export type SwarmEventType = keyof SwarmPayloads;
 
-/** Latest version of each swarm fact type (SwarmRunStarted 4; WeightsLoaded, ActivationsForwarded, LossComputed, OptimizerStepped 2; the rest 1); drafts carry it as `v`. */
+/** Latest version of each swarm fact type (SwarmRunStarted 5; WeightsLoaded, ActivationsForwarded, LossComputed, OptimizerStepped 2; the rest 1); drafts carry it as `v`. */
 export const swarmVersion = (type: SwarmEventType): number =>
   Math.max(...swarmEvents.filter((d) => d.type === type).map((d) => d.v));
 

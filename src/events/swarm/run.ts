@@ -49,7 +49,16 @@ export const ScheduleV3 = Schema.Struct({ ...ScheduleV1.fields, overlapMerges: S
  * "proportional": SWARM's throughput / (1 + reported queue) draw (every v1-v3 run).
  */
 export const Routing = Schema.Literals(["proportional", "least-loaded"]);
-export const Schedule = Schema.Struct({ ...ScheduleV3.fields, routing: Routing });
+export const ScheduleV4 = Schema.Struct({ ...ScheduleV3.fields, routing: Routing });
+
+/**
+ * v5: how the interval between a stage's merges is counted (protocol/lr.ts mergeInterval).
+ * "fixed": every mergeEvery backward passes (every v1-v4 run). "lr-scaled": mergeEvery passes at
+ * the peak learning rate, stretched by peak ÷ the rate at the run's current step (at most 4×).
+ */
+export const MergeInterval = Schema.Literals(["fixed", "lr-scaled"]);
+export type MergeInterval = typeof MergeInterval.Type;
+export const Schedule = Schema.Struct({ ...ScheduleV4.fields, mergeInterval: MergeInterval });
 export type Schedule = typeof Schedule.Type;
 
 /** One pipeline stage: its flattened parameter count and its initial weights (content reference). */
@@ -83,16 +92,20 @@ export const SwarmRunStartedV2 = Schema.Struct({ ...SwarmRunStartedV1.fields, ou
 /** v3: v2 with the schedule's overlapMerges. */
 export const SwarmRunStartedV3 = Schema.Struct({ ...SwarmRunStartedV2.fields, schedule: ScheduleV3 });
 /** v4: v3 with the schedule's routing. */
-export const SwarmRunStartedV4 = Schema.Struct({ ...SwarmRunStartedV3.fields, schedule: Schedule });
-export type SwarmRunConfig = typeof SwarmRunStartedV4.Type;
+export const SwarmRunStartedV4 = Schema.Struct({ ...SwarmRunStartedV3.fields, schedule: ScheduleV4 });
+/** v5: v4 with the schedule's mergeInterval. */
+export const SwarmRunStartedV5 = Schema.Struct({ ...SwarmRunStartedV4.fields, schedule: Schedule });
+export type SwarmRunConfig = typeof SwarmRunStartedV5.Type;
 
 /** v1 runs merged by plain averaging: they upcast to v2 with no outer step. */
 export const SwarmRunStartedV1Def = defineEvent("SwarmRunStarted", 1, SwarmRunStartedV1, (p): typeof SwarmRunStartedV2.Type => p);
 /** v1 and v2 runs paused a stage's work while it merged: they upcast to v3 with overlapMerges false. */
 export const SwarmRunStartedV2Def = defineEvent("SwarmRunStarted", 2, SwarmRunStartedV2, (p): typeof SwarmRunStartedV3.Type => ({ ...p, schedule: { ...p.schedule, overlapMerges: false } }));
 /** v1-v3 runs drew the next miner in proportion to throughput / (1 + reported queue): they upcast to v4 with routing "proportional". */
-export const SwarmRunStartedV3Def = defineEvent("SwarmRunStarted", 3, SwarmRunStartedV3, (p): SwarmRunConfig => ({ ...p, schedule: { ...p.schedule, routing: "proportional" } }));
-export const SwarmRunStarted = defineEvent("SwarmRunStarted", 4, SwarmRunStartedV4);
+export const SwarmRunStartedV3Def = defineEvent("SwarmRunStarted", 3, SwarmRunStartedV3, (p): typeof SwarmRunStartedV4.Type => ({ ...p, schedule: { ...p.schedule, routing: "proportional" } }));
+/** v1-v4 runs merged every mergeEvery backward passes: they upcast to v5 with mergeInterval "fixed". */
+export const SwarmRunStartedV4Def = defineEvent("SwarmRunStarted", 4, SwarmRunStartedV4, (p): SwarmRunConfig => ({ ...p, schedule: { ...p.schedule, mergeInterval: "fixed" } }));
+export const SwarmRunStarted = defineEvent("SwarmRunStarted", 5, SwarmRunStartedV5);
 /** The orchestrator's logical clock: time enters decisions only through these (a core fact). */
 export { ClockTicked } from "../schemas/core.js";
 /** Every microbatch was completed. */

@@ -4,8 +4,7 @@
 import { produce } from "immer";
 import { type SwarmEventType, type SwarmPayloads, swarmVersion } from "../../events/swarm/index.js";
 import { stageMiners } from "../orchestrator/index.js";
-import { pickPeer, rngFor } from "../protocol/index.js";
-import { localStepLr, MAX_DEFERRED, scheduleOf } from "./lr.js";
+import { localStepLr, lrScheduleOf, MAX_DEFERRED, pickPeer, rngFor } from "../protocol/index.js";
 import type { Effect, ReduceTask, Work, WorkerContext, WorkerDraft, WorkerEvent } from "./types.js";
 
 export interface Reaction {
@@ -118,7 +117,7 @@ const afterBackward = (ctx: WorkerContext, lease: string, stage: number, ref: st
  */
 const maybeStep = (c: WorkerContext, stage: number): Reaction => {
   const per = c.view.config?.schedule.microbatchesPerStep ?? 1;
-  const schedule = scheduleOf(c.view.config);
+  const schedule = lrScheduleOf(c.view.config);
   if (c.accumulated.length < per) return none(c);
   if (schedule?.deferWhileInFlight === true && c.awaiting.length > 0 && c.accumulated.length < MAX_DEFERRED) return none(c);
   const global = Math.floor(c.view.counters.completed / per);

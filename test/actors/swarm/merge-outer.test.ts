@@ -8,7 +8,7 @@ import { swarmLr } from "../../../src/actors/swarm/model.js";
 import { buildRunConfig, swarmModelOf } from "../../../src/actors/swarm/run-config.js";
 import { outerStep, unpackOuter, weightedAverage } from "../../../src/machines/protocol/index.js";
 import type { ReduceTask } from "../../../src/machines/worker/index.js";
-import { type LrSchedule, localStepLr, scheduleOf } from "../../../src/machines/worker/lr.js";
+import { type LrSchedule, localStepLr, lrScheduleOf } from "../../../src/machines/protocol/index.js";
 
 /** No blob here is forged: a report is a bug in the test. */
 const fail = (e: Error): never => {
@@ -55,7 +55,7 @@ describe("reducePartition", () => {
 
 describe("localStepLr (the worker's rule, pinned to the trainer's schedule)", () => {
   const model = swarmModelOf({ seed: 1, microbatches: 300 });
-  const schedule = scheduleOf({ model } as unknown as Parameters<typeof scheduleOf>[0]) as LrSchedule;
+  const schedule = lrScheduleOf({ model } as unknown as Parameters<typeof lrScheduleOf>[0]) as LrSchedule;
 
   it("equals the run's schedule when a miner takes every step (one miner per stage)", () => {
     for (let t = 0; t < 300; t++) expect(localStepLr(schedule, t, t)).toBe(swarmLr(model, t));

@@ -12,7 +12,7 @@ export const config = (over: Partial<SwarmRunConfig["schedule"]> = {}, stages = 
   stages: Array.from({ length: stages }, (_, i) => ({ params: 10, weights: `w${i}` })),
   schedule: {
     totalMicrobatches: 10, datasetBatches: 5, tokensPerMicrobatch: 8, maxInFlight: 1, leaseTicks: 5, heartbeatTimeoutTicks: 3,
-    heartbeatEveryTicks: 1, mergeEvery: 100, bMin: 1, partitions: 2, mergeGatherTicks: 2, mergeDeadlineTicks: 4, microbatchesPerStep: 1, overlapMerges: false, routing: "proportional",
+    heartbeatEveryTicks: 1, mergeEvery: 100, bMin: 1, partitions: 2, mergeGatherTicks: 2, mergeDeadlineTicks: 4, microbatchesPerStep: 1, overlapMerges: false, routing: "proportional", mergeInterval: "fixed",
     ...over,
   },
 });
