@@ -7,6 +7,7 @@ import { DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL } from "../actors/swarm/run
 import { ADVERSARY_KINDS, type AdversaryKind } from "../actors/swarm/adversary.js";
 import { runDeterministicSim } from "../actors/swarm/det-run.js";
 import { type KillAt, runSwarmSim, type SimOptions, type SimProgress } from "../actors/swarm/sim-run.js";
+import type { CpuUse } from "../actors/swarm/cpu.js";
 import type { MergeInterval } from "../events/swarm/index.js";
 import type { WireDtype } from "../kernels/codec/format.js";
 import { DEFAULT_CONFIG, validateConfig } from "../kernels/model/config.js";
@@ -147,6 +148,11 @@ const checkSecure = (f: Pick<Flags, "secure" | "nats">): void => {
 export const outerFromFlags = (f: Pick<Flags, "outerLr" | "outerMomentum">): { lr: number; momentum: number } | undefined =>
   outerOf(flagSettings({ outerLr: f.outerLr, outerMomentum: f.outerMomentum }));
 
+/** Core-seconds while training: this process (user / kernel) and its own nats-servers, and the cores that averages. */
+export const cpuLine = (c: CpuUse): string =>
+  `${(c.userSeconds + c.systemSeconds).toFixed(1)} s in the sim (user ${c.userSeconds.toFixed(1)}, system ${c.systemSeconds.toFixed(1)})` +
+  `${c.childSeconds === null ? "" : `, ${c.childSeconds.toFixed(1)} s in nats-server`} over ${c.wallSeconds.toFixed(1)} s: ${c.cores.toFixed(2)} cores`;
+
 const fmt = (x: number | undefined, d = 3): string => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
 
 const line = (p: SimProgress): string =>
@@ -199,7 +205,7 @@ export const registerSim = (program: Command): void => {
     .option("--config <file>", "run.json: settings named like the flags, camelCased (e.g. {\"stages\": 2, \"dModel\": 64, \"mergeEvery\": 12}), as `orchestrate --config` reads; flags on the command line override it")
     .option("--journal <dir>", "keep every actor's journal of stored facts here (DIR/RUN/HOTKEY.jsonl; default a temporary directory removed at the end); lost facts are refilled from them")
     .option("--head <file>", "append the orchestrator's signed log heads to FILE at every scoring window and at completion (`log verify --head FILE` then catches a log cut at its end)")
-    .option("--json <file>", "write {runId, steps, tokens, tokensPerSecond, valBpb, lossCurve, compressionRatio, merges, microbatches, events, scores, adversaries, validator}")
+    .option("--json <file>", "write {runId, steps, tokens, tokensPerSecond, valBpb, lossCurve, compressionRatio, merges, microbatches, events, scores, adversaries, validator, cpu}")
     .action(async (flags: Flags, cmd: Command) => {
       const { flags: f, extra } = withRunFile(flags, (name) => cmd.getOptionValueSource(name) === "cli");
       checkDeterministic(f);
@@ -226,7 +232,7 @@ export const registerSim = (program: Command): void => {
         runId: r.runId, steps: r.steps, tokens: r.tokens, tokensPerSecond: r.tokensPerSecond, valBpb: r.valBpb, lossCurve: r.lossCurve,
         compressionRatio: r.compressionRatio, merges: r.merges, microbatches: r.microbatches, events: r.events,
         scores: Object.fromEntries(Object.entries(r.scores).map(([m, x]) => [m, { contribution: x.contribution, ci: x.ci, flagged: x.flagged, weight: x.weight, reasons: x.reasons, spotChecks: x.spotChecks }])),
-        adversaries: r.adversaries, ...(r.validator === undefined ? {} : { validator: r.validator }),
+        adversaries: r.adversaries, ...(r.validator === undefined ? {} : { validator: r.validator }), ...(r.cpu === undefined ? {} : { cpu: r.cpu }),
       };
       if (f.json !== undefined) writeFileSync(f.json, `${JSON.stringify(out)}\n`);
       process.stdout.write(
@@ -234,6 +240,7 @@ export const registerSim = (program: Command): void => {
           `compression ${r.compressionRatio.toFixed(1)}x, merges ${r.merges.done} (skipped ${r.merges.skipped}, disputes ${r.merges.disputes}), ` +
           `microbatches issued ${r.microbatches.issued} completed ${r.microbatches.completed} reissued ${r.microbatches.reissued} lost ${r.microbatches.lost}, ${r.events} events\n`,
       );
+      if (r.cpu !== undefined) process.stdout.write(`  cpu while training: ${cpuLine(r.cpu)}\n`);
       for (const [m, x] of Object.entries(r.scores))
         if (x.flagged || r.adversaries.includes(m))
           process.stdout.write(`  ${r.adversaries.includes(m) ? "adversary" : "miner"} ${m.slice(0, 10)}: ${x.flagged ? `flagged (${x.reasons.join(", ")})` : "NOT flagged"}, weight ${(100 * x.weight).toFixed(2)}%\n`);

@@ -21,6 +21,7 @@ import { exportFromNats } from "../nats/export.js";
 import { StageKernels } from "./stage-kernels.js";
 import { validationBpb, valBatches } from "./evaluate.js";
 import { startHeadAnchors } from "./anchor.js";
+import { cpuMeter, type CpuUse } from "./cpu.js";
 import { type FactJournal, type ServedJournal, serveJournal } from "./journal.js";
 import { type RunFeed, startRunFeed } from "./feed.js";
 import { startMinerHost, type MinerHost, type MinerHostOptions } from "./miner-host.js";
@@ -122,6 +123,8 @@ export interface SimResult {
   readonly adversaries: readonly string[];
   /** The validator's hotkey address, when one ran. */
   readonly validator?: string;
+  /** CPU used while it trained (the span tokensPerSecond is timed over), its own nats-servers' as childSeconds. */
+  readonly cpu?: CpuUse;
 }
 
 /** Runs a swarm to completion and reports it. */
@@ -188,9 +191,11 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     // Throughput is timed from the first lease: the run trains while later miners still start (on
     // a cluster, where each start creates replicated consumers, a short run can end before them).
     let started: number | undefined;
+    let meter: ReturnType<typeof cpuMeter> | undefined;
     const unlistenStart = feed.listen(({ fact }) => {
       if (fact.type === "MicrobatchLeased") {
         started = performance.now();
+        meter = cpuMeter(() => bus.nodes.map((n) => n.pid));
         unlistenStart();
       }
     });
@@ -320,6 +325,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
 
     const final = await Promise.race([completed, feed.done.then(() => { throw new Error("the run feed stopped"); })]);
     const secs = started === undefined ? 0 : (performance.now() - started) / 1000;
+    const cpu = meter?.stop();
     // The miners stay until the validator judged the last window (they open the weights its checks name).
     if (validator !== undefined) {
       let timer: NodeJS.Timeout | undefined;
@@ -348,6 +354,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
       scores: validator === undefined ? {} : summarizeScores(stats.facts(), validator.id),
       adversaries: [...adversary.keys()].sort((a, b) => a - b).map((i) => addresses[i] as string),
       ...(validator === undefined ? {} : { validator: validator.id }),
+      ...(cpu === undefined ? {} : { cpu }),
     };
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);

@@ -26,6 +26,7 @@ type SimJson = {
   merges: { done: number; skipped: number; disputes: number }; microbatches: { issued: number; completed: number; reissued: number; lost: number }; events: number;
   scores: Record<string, { contribution: number; ci: [number, number]; flagged: boolean; weight: number; reasons: string[]; spotChecks: { passed: number; failed: number } }>;
   adversaries: string[]; validator?: string;
+  cpu: { userSeconds: number; systemSeconds: number; childSeconds: number | null; wallSeconds: number; cores: number };
 };
 
 const factsOf = (lines: string[]): SwarmFact[] => {
@@ -62,8 +63,12 @@ describe("swarmline sim", () => {
   it("trains 8 miners over 3 stages with merges, losing and double-counting nothing, in a log that verifies and replays", { retry: 1 }, async () => {
     const { code, json, lines } = await sim("eight", ["--miners", "8", "--steps", "40", "--merge-every", "6"]);
     expect(code, problems()).toBe(0);
-    expect(Object.keys(json).sort()).toEqual(["adversaries", "compressionRatio", "events", "lossCurve", "merges", "microbatches", "runId", "scores", "steps", "tokens", "tokensPerSecond", "valBpb", "validator"]);
+    expect(Object.keys(json).sort()).toEqual(["adversaries", "compressionRatio", "cpu", "events", "lossCurve", "merges", "microbatches", "runId", "scores", "steps", "tokens", "tokensPerSecond", "valBpb", "validator"]);
     expect(json.microbatches).toEqual({ issued: 40, completed: 40, reissued: 0, lost: 0 });
+    // CPU while training: the sim's own (kernels included); a server given by --nats is not its own to measure.
+    expect(json.cpu.userSeconds).toBeGreaterThan(0);
+    expect(json.cpu.childSeconds).toBeNull();
+    expect(json.cpu.cores).toBeCloseTo((json.cpu.userSeconds + json.cpu.systemSeconds) / json.cpu.wallSeconds, 6);
     // Merges go on all run long (~6 per stage), not only the first round: a miner still loading one
     // merge's result takes part in the next one once the load lands.
     expect(json.merges.done).toBeGreaterThanOrEqual(9);
@@ -144,6 +149,8 @@ describe("swarmline sim", () => {
     const r = JSON.parse(readFileSync(json, "utf8")) as SimJson;
     expect(r.microbatches).toMatchObject({ completed: 20, lost: 0 });
     expect(r.merges.done).toBeGreaterThan(0);
+    // Its own embedded server's CPU is measured with the sim's.
+    expect(r.cpu.childSeconds).toBeGreaterThan(0);
     const lines = splitLines(readFileSync(log, "utf8"));
     expect(verifyLog(nodeCrypto, vocabularyRegistry(), lines).ok).toBe(true);
     const facts = factsOf(lines);
