@@ -13,6 +13,7 @@ import { connectNats } from "../src/actors/nats/connection.js";
 import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
 import { startRunFeed } from "../src/actors/swarm/feed.js";
 import { DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL } from "../src/actors/swarm/run-config.js";
+import { cpuMeter, type CpuUse } from "../src/actors/swarm/cpu.js";
 import { runDeterministicSim } from "../src/actors/swarm/det-run.js";
 import { runSwarmSim, type SimOptions } from "../src/actors/swarm/sim-run.js";
 import { parseLogLines } from "../src/events/jsonl.js";
@@ -46,22 +47,29 @@ const MODEL: GptConfig = { ...DEFAULT_CONFIG };
 /** A tiny model for the merge and startup figures (their cost is protocol, not arithmetic). */
 const TINY = { dModel: 32, nHead: 2, seq: 16, batch: 4, bottleneck: 4 } as const;
 
-/** Monolithic tokens/s: the fused trainer on `threads` ORT threads, timed from step `skip` to the last step before the final validation. */
-const monolithic = async (steps: number, skip: number, threads: number): Promise<number> => {
+/**
+ * Monolithic tokens/s: the fused trainer on `threads` ORT threads, timed from step `skip` to the
+ * last step before the final validation; and its CPU core-seconds per 1,000 tokens over the same steps.
+ */
+const monolithic = async (steps: number, skip: number, threads: number): Promise<{ tps: number; cpuPer1k: number }> => {
   const rt = await poolRun(threads);
   try {
     const at = new Map<number, { t: number; tokens: number }>();
     let tokens = 0;
+    let meter: ReturnType<typeof cpuMeter> | undefined;
+    let cpu: CpuUse | undefined;
     await train({ ...DEFAULT_TRAIN, model: MODEL, steps, evalEvery: steps, evalBatches: 1 }, sotuCorpus(), rt.run, {
       onStep: (e) => {
         tokens += MODEL.batch * MODEL.seq;
         at.set(e.step, { t: performance.now(), tokens });
+        if (e.step === skip) meter = cpuMeter();
+        if (e.step === steps - 1) cpu = meter?.stop();
       },
     });
     const a = at.get(skip);
     const b = at.get(steps - 1);
-    if (a === undefined || b === undefined) throw new Error("trainer reported no steps");
-    return (b.tokens - a.tokens) / ((b.t - a.t) / 1000);
+    if (a === undefined || b === undefined || cpu === undefined) throw new Error("trainer reported no steps");
+    return { tps: (b.tokens - a.tokens) / ((b.t - a.t) / 1000), cpuPer1k: (cpu.userSeconds + cpu.systemSeconds) / ((b.tokens - a.tokens) / 1000) };
   } finally {
     await rt.release();
   }
@@ -72,7 +80,7 @@ const monolithic = async (steps: number, skip: number, threads: number): Promise
  * microbatches and the last microbatch's completion (the final validation and the teardown of the
  * miners, kernel pool and embedded NATS are not training, as the trainer's final validation is not).
  */
-const swarm = async (microbatches: number, skip: number, mergeEvery: number, mergeInterval: MergeInterval): Promise<{ tps: number; reissued: number; merges: number }> => {
+const swarm = async (microbatches: number, skip: number, mergeEvery: number, mergeInterval: MergeInterval): Promise<SwarmRep> => {
   const samples: { t: number; tokens: number; completed: number }[] = [];
   let end: { t: number; tokens: number } | undefined;
   const r = await runSwarmSim({
@@ -85,8 +93,17 @@ const swarm = async (microbatches: number, skip: number, mergeEvery: number, mer
   if (end === undefined) throw new Error("the sim ended without completing its microbatches");
   const first = samples.find((s) => s.completed >= skip && s.completed < microbatches);
   if (first === undefined) throw new Error("the sim finished before a steady-state sample: raise --microbatches");
-  return { tps: (end.tokens - first.tokens) / ((end.t - first.t) / 1000), reissued: r.microbatches.reissued, merges: r.merges.done };
+  if (r.cpu === undefined || r.cpu.childSeconds === null) throw new Error("the sim reported no CPU use of its own and its server's");
+  // Core-seconds per 1,000 tokens over the sim's own CPU span (first lease to last completion: every token).
+  const per1k = (s: number): number => s / (r.tokens / 1000);
+  return {
+    tps: (end.tokens - first.tokens) / ((end.t - first.t) / 1000), reissued: r.microbatches.reissued, merges: r.merges.done,
+    cpu: { sim: per1k(r.cpu.userSeconds + r.cpu.systemSeconds), system: per1k(r.cpu.systemSeconds), natsServer: per1k(r.cpu.childSeconds) },
+  };
 };
+
+/** One timed swarm: tokens/s, and CPU core-seconds per 1,000 tokens (the sim's, its kernel part, its nats-server's). */
+type SwarmRep = { tps: number; reissued: number; merges: number; cpu: { sim: number; system: number; natsServer: number } };
 
 /** Per-participant bytes sent in each merge ÷ stage bytes, from a run's log (the hosts' own accounting). */
 const mergeRatios = (facts: readonly SwarmFact[]): { measured: number[]; protocol: number[]; participants: number[] } => {
@@ -194,10 +211,10 @@ export const run = async (args: string[]): Promise<void> => {
   // 2-core machine, a 2-thread session can lose to a 1-thread one).
   const mono: number[] = [];
   const monoByThreads: Record<string, number[]> = { "1": [], "2": [] };
+  const monoCpuByThreads: Record<string, number[]> = { "1": [], "2": [] };
   // The headline swarm merges at the defaults (HEADLINE_MERGE_EVERY passes per stage at the peak
   // rate, HEADLINE_MERGE_INTERVAL); the same sim is also timed at fixed intervals and with merges
   // off, to show their cost. Keys name the setting: "6" is the default, "6 fixed" every 6 throughout.
-  type SwarmRep = { tps: number; reissued: number; merges: number };
   const HEADLINE = String(HEADLINE_MERGE_EVERY);
   const settings: Record<string, { every: number; interval: MergeInterval }> = {
     [HEADLINE]: { every: HEADLINE_MERGE_EVERY, interval: HEADLINE_MERGE_INTERVAL },
@@ -208,15 +225,16 @@ export const run = async (args: string[]): Promise<void> => {
   const sw: Record<string, SwarmRep[]> = Object.fromEntries(Object.keys(settings).map((k) => [k, []]));
   for (let i = 0; i < reps; i++) {
     for (const threads of [2, 1]) {
-      const tps = await monolithic(Math.round(microbatches * 0.75), 5, threads);
+      const { tps, cpuPer1k } = await monolithic(Math.round(microbatches * 0.75), 5, threads);
       mono.push(tps);
       monoByThreads[String(threads)]?.push(Math.round(tps));
-      log(`monolithic rep ${i + 1}, ${threads} thread(s): ${tps.toFixed(0)} tok/s`);
+      monoCpuByThreads[String(threads)]?.push(Math.round(cpuPer1k * 1000) / 1000);
+      log(`monolithic rep ${i + 1}, ${threads} thread(s): ${tps.toFixed(0)} tok/s (core-s per 1k tokens ${cpuPer1k.toFixed(3)})`);
     }
     for (const [k, { every, interval }] of Object.entries(settings)) {
       const r = await swarm(microbatches, 8, every, interval);
       sw[k]?.push(r);
-      log(`swarm rep ${i + 1}, merge every ${k}: ${r.tps.toFixed(0)} tok/s (merges ${r.merges}, reissued ${r.reissued})`);
+      log(`swarm rep ${i + 1}, merge every ${k}: ${r.tps.toFixed(0)} tok/s (merges ${r.merges}, reissued ${r.reissued}; core-s per 1k tokens: sim ${r.cpu.sim.toFixed(3)}, nats-server ${r.cpu.natsServer.toFixed(3)})`);
     }
   }
   const bestMono = Math.max(...mono);
@@ -257,7 +275,10 @@ export const run = async (args: string[]): Promise<void> => {
       swarm_vs_monolithic_by_merge_every: Object.fromEntries(Object.keys(settings).map((k) => [k, r3(best(k) / bestMono)])),
       swarm_tokens_per_s_by_merge_every: Object.fromEntries(Object.entries(sw).map(([k, v]) => [k, v.map((s) => Math.round(s.tps))])),
       merges_per_run_by_merge_every: Object.fromEntries(Object.entries(sw).map(([k, v]) => [k, v.map((s) => s.merges)])),
+      // CPU core-seconds per 1,000 tokens, per rep: the sim process (kernel workers included; `system` its kernel share) and its nats-server.
+      swarm_cpu_per_1k_tokens_by_merge_every: Object.fromEntries(Object.entries(sw).map(([k, v]) => [k, v.map((s) => ({ sim: r3(s.cpu.sim), system: r3(s.cpu.system), nats_server: r3(s.cpu.natsServer) }))])),
       monolithic_reps_tokens_per_s_by_threads: monoByThreads,
+      monolithic_cpu_per_1k_tokens_by_threads: monoCpuByThreads,
       merge_bytes_protocol_accounting: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.protocol)])),
       merge_participants_mean: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, r3(v.participants)])),
       merges_measured: Object.fromEntries(Object.entries(mergesAt).map(([k, v]) => [k, v.merges])),
