@@ -8,4 +8,4 @@ export {
   adoptPartition, digestBytes, f32Bytes, outerStep, packOuter, reduceResult, resultParams, unpackOuter, weightedAverage, type Contribution, type OuterBasis, type OuterRule,
 } from "./average.js";
 export { mergeTraffic, type MergeTraffic, partitionBytesSent } from "./traffic.js";
-export { localStepLr, lrScheduleOf, MAX_DEFERRED, MAX_MERGE_STRETCH, mergeInterval, scheduledLr, type LrSchedule } from "./lr.js";
+export { globalStep, localStepLr, lrScheduleOf, MAX_DEFERRED, MAX_MERGE_STRETCH, mergeInterval, scheduledLr, type LrSchedule } from "./lr.js";

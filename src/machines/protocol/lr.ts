@@ -33,6 +33,9 @@ export const lrScheduleOf = (config: SwarmRunConfig | null): LrSchedule | undefi
   return { lr, warmup, minLrRatio, steps, localWarmup: o["localWarmup"] === true, deferWhileInFlight: o["deferWhileInFlight"] === true };
 };
 
+/** The run's global optimizer step: its completed microbatches over microbatchesPerStep (what a step's lr and the merge interval are read at). */
+export const globalStep = (completed: number, microbatchesPerStep: number): number => Math.floor(completed / microbatchesPerStep);
+
 /** Learning rate at global step `t` (0-based): linear warmup, then cosine to lr·minLrRatio. */
 export const scheduledLr = (s: LrSchedule, t0: number): number => {
   const t = Math.max(0, t0);

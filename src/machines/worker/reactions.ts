@@ -4,7 +4,7 @@
 import { produce } from "immer";
 import { type SwarmEventType, type SwarmPayloads, swarmVersion } from "../../events/swarm/index.js";
 import { stageMiners } from "../orchestrator/index.js";
-import { localStepLr, lrScheduleOf, MAX_DEFERRED, pickPeer, rngFor } from "../protocol/index.js";
+import { globalStep, localStepLr, lrScheduleOf, MAX_DEFERRED, pickPeer, rngFor } from "../protocol/index.js";
 import type { Effect, ReduceTask, Work, WorkerContext, WorkerDraft, WorkerEvent } from "./types.js";
 
 export interface Reaction {
@@ -120,7 +120,7 @@ const maybeStep = (c: WorkerContext, stage: number): Reaction => {
   const schedule = lrScheduleOf(c.view.config);
   if (c.accumulated.length < per) return none(c);
   if (schedule?.deferWhileInFlight === true && c.awaiting.length > 0 && c.accumulated.length < MAX_DEFERRED) return none(c);
-  const global = Math.floor(c.view.counters.completed / per);
+  const global = globalStep(c.view.counters.completed, per);
   const lr = schedule === undefined ? null : localStepLr(schedule, c.optimizerSteps, global);
   const leases = c.accumulated;
   const stepped = produce(c, (d) => {

@@ -5,7 +5,7 @@
 // deadline, complete with what has quorum and record the rest as skipped. Unlike IOTA's open code
 // (which keeps both copies and never compares) and hivemind (which keeps local values for failed
 // reducers), both copies are compared and a wrong one is provably attributed.
-import { assignReducers, byCodeUnit, chooseExtraReducer, lrScheduleOf, mergeInterval, partitionBounds, rngFor } from "../../protocol/index.js";
+import { assignReducers, byCodeUnit, chooseExtraReducer, globalStep, lrScheduleOf, mergeInterval, partitionBounds, rngFor } from "../../protocol/index.js";
 import { type MergeState, type OrchestratorState, type PartitionState, stageMiners } from "../state.js";
 import type { Proposal, Rule, RuleContext } from "./types.js";
 
@@ -18,8 +18,7 @@ const live = (s: OrchestratorState, m: string): boolean => s.miners[m]?.status =
 export const mergeStarts: Rule = (s, { config, nextId }) => {
   if (s.done) return undefined;
   const sch = config.schedule;
-  // The run's global step, as the workers' optimizer steps count it (OptimizerStepped's lr).
-  const every = mergeInterval(sch, lrScheduleOf(config), Math.floor(s.counters.completed / sch.microbatchesPerStep));
+  const every = mergeInterval(sch, lrScheduleOf(config), globalStep(s.counters.completed, sch.microbatchesPerStep));
   for (let stage = 0; stage < s.stages.length; stage++) {
     const st = s.stages[stage];
     if (st === undefined || st.phase !== "training" || st.sinceMerge < every) continue;
