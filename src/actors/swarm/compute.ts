@@ -55,6 +55,8 @@ export class MinerCompute {
   private loaded = false;
   /** The weights sent to each open merge (its base when the merge overlaps training). */
   private readonly sent = new Map<string, Float32Array>();
+  /** Work still reading a merge's snapshot (its partitions being stored): the blend waits for it before taking the snapshot over. */
+  private readonly reading = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly kernels: StageKernels,
@@ -206,6 +208,17 @@ export class MinerCompute {
    * (overlapped merges): a participant sends it (putPartitions, off the compute queue), any other
    * miner of the stage keeps it to carry its progress during the merge over.
    */
+  /** Runs `read` over merge `merge`'s snapshot; the merge is not adopted (its snapshot not taken over) before it settles. */
+  async readSnapshot<A>(merge: string, read: (snap: Float32Array) => Promise<A>): Promise<A> {
+    const done = this.snapshot(merge).then(read);
+    this.reading.set(merge, done);
+    try {
+      return await done;
+    } finally {
+      if (this.reading.get(merge) === done) this.reading.delete(merge);
+    }
+  }
+
   async snapshot(merge: string): Promise<Float32Array> {
     const snap = await this.kernels.pool.getParams(this.tag);
     this.sent.set(merge, snap);
@@ -223,6 +236,7 @@ export class MinerCompute {
   async adopt(merge: string, got: readonly (Float32Array | undefined)[], overlap: boolean): Promise<Float32Array | undefined> {
     const base = overlap ? this.sent.get(merge) : undefined;
     this.sent.delete(merge);
+    await this.reading.get(merge)?.catch(() => undefined);
     if (!adoptsMerges(this.adversary)) return this.weights();
     const parts: { start: number; values: Float32Array }[] = [];
     partitionBounds(this.layout.size, got.length).forEach((q, i) => {
@@ -230,12 +244,13 @@ export class MinerCompute {
       if (x !== undefined && x.length === q.end - q.start) parts.push({ start: q.start, values: x });
     });
     // Applied in the worker, in order with this miner's runs and steps (no read-modify-write here).
-    const applied = this.kernels.pool.blendParams(this.tag, parts, base);
+    if (base === undefined) {
+      await this.kernels.pool.blendParams(this.tag, parts);
+      return this.weights();
+    }
     // Overlapped, the sent snapshot with the results written in is the merge's consensus: the same
-    // bytes for every sender whose partitions were all accepted, so the stage stores it once.
-    const consensus = base;
-    for (const p of parts) consensus?.set(p.values, p.start);
-    await applied;
-    return consensus ?? this.weights();
+    // bytes for every sender whose partitions were all accepted, so the stage stores it once. The
+    // worker writes it into the snapshot it was sent (moved there and back, not copied).
+    return this.kernels.pool.blendParams(this.tag, parts, base);
   }
 }

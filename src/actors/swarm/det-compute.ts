@@ -74,9 +74,8 @@ export const kernelCompute = (o: KernelComputeOptions): KernelCompute => {
     },
     step: (m, p) => of(m).step(p.leases.length, p.lr ?? o.model.optim.lr),
     sendPartitions: async (m, p) => {
-      const snap = await of(m).snapshot(p.merge);
-      const refs = await putPartitions(o.blobs, snap, p.partitions);
-      const bytes = partitionBytesSent(m, partitionBounds(snap.length, p.partitions), p.reducers);
+      const { refs, size } = await of(m).readSnapshot(p.merge, async (snap) => ({ refs: await putPartitions(o.blobs, snap, p.partitions), size: snap.length }));
+      const bytes = partitionBytesSent(m, partitionBounds(size, p.partitions), p.reducers);
       return { refs, bytes };
     },
     reduce: (m, task) => {

@@ -230,10 +230,9 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         const p = e.params;
         // The snapshot is read in the worker's order (between two of its runs or steps).
         return beside(async (c) => {
-          const snap = await c.snapshot(p.merge);
-          const refs = await putPartitions(o.blobs, snap, p.partitions);
+          const { refs, size } = await c.readSnapshot(p.merge, async (snap) => ({ refs: await putPartitions(o.blobs, snap, p.partitions), size: snap.length }));
           // Each partition's bytes to each of its reducers other than this miner.
-          const bytes = partitionBytesSent(me, partitionBounds(snap.length, p.partitions), p.reducers);
+          const bytes = partitionBytesSent(me, partitionBounds(size, p.partitions), p.reducers);
           send({ type: "partitions.sent", merge: p.merge, refs, bytes });
         });
       }

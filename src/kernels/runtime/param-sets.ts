@@ -166,6 +166,17 @@ export class ParamSet {
     }
   }
 
+  /**
+   * `blend`, then writes the parts into `base` too: with an overlapped merge's sent snapshot as
+   * `base`, that is the merge's consensus (the snapshot with the results written in), which the
+   * caller gets back without a copy of its own (the pool moves `base` here and back).
+   */
+  blendToConsensus(parts: readonly { readonly start: number; readonly values: Float32Array }[], base: Float32Array): Float32Array {
+    this.blend(parts, base);
+    for (const { start, values } of parts) base.set(values, start);
+    return base;
+  }
+
   /** The tensor of parameter `name` (a view of the live weights), or undefined. */
   tensor(name: string): Tensor | undefined {
     return this.views.get(name);

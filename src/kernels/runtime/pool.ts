@@ -264,10 +264,20 @@ export class KernelPool {
 
   /**
    * Writes merged values into parameter set `key` in its worker's order (atomic with its runs and
-   * steps): see ParamSet.blend. The arrays are copied.
+   * steps): see ParamSet.blend. The parts are copied. With a `base` (an overlapped merge's sent
+   * snapshot), resolves to the merge's consensus, `base` with the parts written in
+   * (ParamSet.blendToConsensus): `base` moves to the worker and comes back as the result, so the
+   * caller must not use it after the call (when it views part of a larger buffer it is copied instead).
    */
-  async blendParams(key: string, parts: readonly { readonly start: number; readonly values: Float32Array }[], base?: Float32Array): Promise<void> {
-    await this.send(this.setSlot(key), { op: "params", id: this.nextId++, key, action: "blend", parts, base }, []);
+  async blendParams(key: string, parts: readonly { readonly start: number; readonly values: Float32Array }[], base: Float32Array): Promise<Float32Array>;
+  async blendParams(key: string, parts: readonly { readonly start: number; readonly values: Float32Array }[]): Promise<void>;
+  async blendParams(key: string, parts: readonly { readonly start: number; readonly values: Float32Array }[], base?: Float32Array): Promise<Float32Array | void> {
+    const movable = base !== undefined && base.byteOffset === 0 && base.byteLength === base.buffer.byteLength && base.buffer instanceof ArrayBuffer;
+    const r = await this.send(this.setSlot(key), { op: "params", id: this.nextId++, key, action: "blend", parts, base }, movable ? [base.buffer as ArrayBuffer] : []);
+    if (base === undefined) return;
+    const out = r.outputs?.["consensus"]?.data;
+    if (!(out instanceof Float32Array)) throw kernelFailed("worker", "blend reply without the consensus");
+    return out;
   }
 
   /**

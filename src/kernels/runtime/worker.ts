@@ -53,8 +53,12 @@ const handle = async (req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
           : { reply: { id: req.id, ok: true, outputs: { params: { dims: [w.length], data: w } } }, transfer: [w.buffer as ArrayBuffer] };
       }
       if (req.action === "blend") {
-        paramSet(req.key).blend(req.parts, req.base);
-        return { reply: { id: req.id, ok: true }, transfer: [] };
+        if (req.base === undefined) {
+          paramSet(req.key).blend(req.parts, undefined);
+          return { reply: { id: req.id, ok: true }, transfer: [] };
+        }
+        const consensus = paramSet(req.key).blendToConsensus(req.parts, req.base);
+        return { reply: { id: req.id, ok: true, outputs: { consensus: { dims: [consensus.length], data: consensus } } }, transfer: [consensus.buffer as ArrayBuffer] };
       }
       if (req.action === "saveOptimizer") {
         const bytes = paramSet(req.key).saveOptimizer();

@@ -67,6 +67,23 @@ describe("parameter set versions in a pool", () => {
       await expect(pool.paramsVersion("v")).rejects.toMatchObject({ reason: "unknown-model" });
     });
 
+    it("blends over a base into the merge's consensus, which the base's own buffer carries back (a view of a larger buffer is copied instead)", async () => {
+      await loaded("c");
+      await pool.setParams("c", spec, Float32Array.of(10, 20, 30, 40));
+      // Sent at 1, 2, 3, 4; trained since to 10, 20, 30, 40; the merge's results for [1, 3): 5, 6.
+      const base = Float32Array.of(1, 2, 3, 4);
+      const consensus = await pool.blendParams("c", [{ start: 1, values: Float32Array.of(5, 6) }], base);
+      expect(Array.from(consensus)).toEqual([1, 5, 6, 4]);
+      expect(base.length).toBe(0); // moved to the worker and back as the consensus
+      expect(Array.from(await pool.getParams("c"))).toEqual([10, 5 + 18, 6 + 27, 40]);
+      const within = new Float32Array(8).fill(1);
+      const view = within.subarray(4, 8);
+      const again = await pool.blendParams("c", [{ start: 0, values: Float32Array.of(2) }], view);
+      expect(Array.from(again)).toEqual([2, 1, 1, 1]);
+      expect(Array.from(view)).toEqual([1, 1, 1, 1]); // the caller's buffer is left as it was
+      await pool.forgetParams("c");
+    });
+
     it("reports the version a run read, and null for a run that reads no set", async () => {
       await loaded("r");
       const r = await read("r");
