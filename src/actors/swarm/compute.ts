@@ -208,6 +208,13 @@ export class MinerCompute {
    * (overlapped merges): a participant sends it (putPartitions, off the compute queue), any other
    * miner of the stage keeps it to carry its progress during the merge over.
    */
+  async snapshot(merge: string): Promise<Float32Array> {
+    const snap = await this.kernels.pool.getParams(this.tag);
+    this.sent.set(merge, snap);
+    while (this.sent.size > MAX_OPEN_MERGES) this.sent.delete(this.sent.keys().next().value as string);
+    return snap;
+  }
+
   /** Runs `read` over merge `merge`'s snapshot; the merge is not adopted (its snapshot not taken over) before it settles. */
   async readSnapshot<A>(merge: string, read: (snap: Float32Array) => Promise<A>): Promise<A> {
     const done = this.snapshot(merge).then(read);
@@ -217,13 +224,6 @@ export class MinerCompute {
     } finally {
       if (this.reading.get(merge) === done) this.reading.delete(merge);
     }
-  }
-
-  async snapshot(merge: string): Promise<Float32Array> {
-    const snap = await this.kernels.pool.getParams(this.tag);
-    this.sent.set(merge, snap);
-    while (this.sent.size > MAX_OPEN_MERGES) this.sent.delete(this.sent.keys().next().value as string);
-    return snap;
   }
 
   /**
@@ -236,7 +236,8 @@ export class MinerCompute {
   async adopt(merge: string, got: readonly (Float32Array | undefined)[], overlap: boolean): Promise<Float32Array | undefined> {
     const base = overlap ? this.sent.get(merge) : undefined;
     this.sent.delete(merge);
-    await this.reading.get(merge)?.catch(() => undefined);
+    const reading = this.reading.get(merge);
+    if (reading !== undefined) await reading.catch(() => undefined);
     if (!adoptsMerges(this.adversary)) return this.weights();
     const parts: { start: number; values: Float32Array }[] = [];
     partitionBounds(this.layout.size, got.length).forEach((q, i) => {
