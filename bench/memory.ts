@@ -5,10 +5,11 @@
 // the outputs of ops the backward re-runs (savedTensors' RECOMPUTED), with the bytes each forward
 // outputs; (c) the CPU a 1.7 MB blob put and a cold read cost the client and the nats-server.
 // Writes bench/results/memory.json.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { connectNats } from "../src/actors/nats/connection.js";
 import { natsBlobStore } from "../src/actors/nats/blobs.js";
 import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
+import { processSeconds } from "../src/actors/swarm/cpu.js";
 import { DEFAULT_CONFIG, type GptConfig } from "../src/kernels/model/config.js";
 import { initParams } from "../src/kernels/model/params.js";
 import { paramFeeds } from "../src/kernels/model/runner.js";
@@ -84,8 +85,9 @@ const blobs = async (count: number): Promise<{ put: { client: number; server: nu
     const a = await natsBlobStore(nc, "bench-memory", { writer: "a" });
     const b = await natsBlobStore(nc, "bench-memory", { writer: "b", cacheBytes: 0 });
     const serverCpu = (): number => {
-      const f = readFileSync(`/proc/${nats.pid}/stat`, "utf8").split(" ");
-      return (Number(f[13]) + Number(f[14])) * 10; // clock ticks (1/100 s) -> ms
+      const s = processSeconds(nats.pid);
+      if (s === undefined) throw new Error(`cannot read nats-server's CPU from /proc/${nats.pid}/stat`);
+      return s * 1000;
     };
     const mb = (count * STAGE_FLOATS * 4) / 1e6;
     const blobsToPut = Array.from({ length: count }, (_, i) => {
