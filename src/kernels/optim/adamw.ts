@@ -22,11 +22,42 @@ export type StepReport = { readonly gradNorm: number; readonly clipScale: number
 /** Global L2 norm of a list of arrays, summed in float64 in a fixed order. */
 export const globalNorm = (xs: readonly Float32Array[]): number => {
   let s = 0;
-  for (const x of xs) for (let i = 0; i < x.length; i++) {
-    const v = x[i] ?? 0;
+  for (let k = 0; k < xs.length; k++) s = addSquares(s, xs[k] as Float32Array);
+  return Math.sqrt(s);
+};
+
+/**
+ * s + the sum of x's squares, in float64, in element order. The hot loops of this file are
+ * functions of their own: V8 optimizes such a function whole after a few calls, while a loop nested
+ * in a longer one runs on-stack-replaced code that, in a kernel worker, deoptimized on every call
+ * (72-83 deoptimizations in a 80-microbatch sim, `node --trace-deopt`).
+ */
+const addSquares = (s: number, x: Float32Array): number => {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] as number;
     s += v * v;
   }
-  return Math.sqrt(s);
+  return s;
+};
+
+/**
+ * The update of one tensor, in place. PyTorch's arrangement of the bias corrections:
+ * p -= (lr / bc1) · m / (√v / √bc2 + eps). Float64 arithmetic on float32 storage, the moments used
+ * as stored (fround), in a fixed order: the same bytes on every engine. Not a loop inside `step`
+ * (see addSquares).
+ */
+const adamUpdate = (p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, clipScale: number, shrink: number, beta1: number, beta2: number, stepSize: number, rootBc2: number, eps: number): void => {
+  const a1 = 1 - beta1;
+  const a2 = 1 - beta2;
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
+    const gi = (g[i] as number) * clipScale;
+    const mi = Math.fround(beta1 * (m[i] as number) + a1 * gi);
+    const vi = Math.fround(beta2 * (v[i] as number) + a2 * gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = (p[i] as number) * shrink - (stepSize * mi) / (Math.sqrt(vi) / rootBc2 + eps);
+  }
 };
 
 /** AdamW over fixed parameter shapes. `decay[i] = false` exempts a parameter (biases, norms). */
@@ -81,28 +112,11 @@ export class AdamW {
     const bc1 = 1 - this.b1t;
     const bc2 = 1 - this.b2t;
     const { beta1, beta2, eps } = this;
+    const stepSize = lr / bc1;
+    const rootBc2 = Math.sqrt(bc2);
     for (let k = 0; k < params.length; k++) {
-      const p = params[k] as Float32Array;
-      const g = grads[k] as Float32Array;
-      const m = this.m[k] as Float32Array;
-      const v = this.v[k] as Float32Array;
       const shrink = this.decay[k] === false ? 1 : 1 - lr * this.weightDecay;
-      const a1 = 1 - beta1;
-      const a2 = 1 - beta2;
-      const n = p.length;
-      // PyTorch's arrangement of the bias corrections: p -= (lr / bc1) · m / (√v / √bc2 + eps).
-      // Float64 arithmetic on float32 storage, the moments used as stored (fround), in a fixed
-      // order: the same bytes on every engine.
-      const stepSize = lr / bc1;
-      const rootBc2 = Math.sqrt(bc2);
-      for (let i = 0; i < n; i++) {
-        const gi = (g[i] as number) * clipScale;
-        const mi = Math.fround(beta1 * (m[i] as number) + a1 * gi);
-        const vi = Math.fround(beta2 * (v[i] as number) + a2 * gi * gi);
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = (p[i] as number) * shrink - (stepSize * mi) / (Math.sqrt(vi) / rootBc2 + eps);
-      }
+      adamUpdate(params[k] as Float32Array, grads[k] as Float32Array, this.m[k] as Float32Array, this.v[k] as Float32Array, clipScale, shrink, beta1, beta2, stepSize, rootBc2, eps);
     }
     return { gradNorm, clipScale };
   }

@@ -24,6 +24,11 @@ const SLAB_BYTES = 64 * 1024 * 1024;
 /** Versions a set keeps unless told otherwise: a few steps' worth, at one weight copy each. */
 export const DEFAULT_KEEP = 16;
 
+/** dst += src, element-wise (its own function so V8 optimizes the loop whole, not by on-stack replacement). */
+const addInto = (dst: Float32Array, src: Float32Array): void => {
+  for (let i = 0; i < dst.length; i++) dst[i] = (dst[i] as number) + (src[i] as number);
+};
+
 const checkKeep = (n: number): number => {
   if (!Number.isInteger(n) || n < 0) throw new KernelFailed({ reason: "bad-tensor", message: `keep must be an integer >= 0, got ${n}` });
   return n;
@@ -187,7 +192,7 @@ export class ParamSet {
     for (const [name, dst] of this.gradViews) {
       const src = grads.get(name)?.data;
       if (!(src instanceof Float32Array) || src.length !== dst.length) throw new KernelFailed({ reason: "bad-tensor", message: `no float32 gradient of "${name}" to accumulate` });
-      for (let i = 0; i < dst.length; i++) dst[i] = (dst[i] as number) + (src[i] as number);
+      addInto(dst, src);
     }
     this.accumulated += 1;
   }
