@@ -25,7 +25,7 @@ import { DEFAULT_CONFIG, type GptConfig } from "../src/kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../src/kernels/train/options.js";
 import { poolRun } from "../src/kernels/train/pool-run.js";
 import { train } from "../src/kernels/train/trainer.js";
-import { mergeTraffic, partitionBounds } from "../src/machines/protocol/index.js";
+import { mergeTraffic, partitionBounds, snapshotBytesPerValue } from "../src/machines/protocol/index.js";
 
 const arg = (args: string[], name: string, dflt: number): number => {
   const i = args.indexOf(`--${name}`);
@@ -125,7 +125,7 @@ const mergeRatios = (facts: readonly SwarmFact[]): { measured: number[]; protoco
       const results = facts.filter((f) => f.type === "PartitionReduced" && f.actor === s.actor && f.payload.merge === m.id);
       const published = results.reduce((a, f) => a + (f.type === "PartitionReduced" ? ((parts[f.payload.partition]?.end ?? 0) - (parts[f.payload.partition]?.start ?? 0)) * 4 : 0), 0);
       measured.push((s.payload.bytes + published) / size);
-      protocol.push(mergeTraffic(s.actor, who, parts, m.payload.reducers).sent / size);
+      protocol.push(mergeTraffic(s.actor, who, parts, m.payload.reducers, 4, snapshotBytesPerValue(run.payload.schedule.snapshotCodec ?? "f32")).sent / size);
     }
   }
   return { measured, protocol, participants };

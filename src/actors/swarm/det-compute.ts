@@ -4,7 +4,7 @@
 // one at a time in the simulator's order, so a run's numbers follow from its seed alone.
 import type { Corpus } from "../../kernels/data/corpus.js";
 import type { SwarmFact } from "../../events/swarm/index.js";
-import { partitionBounds, partitionBytesSent } from "../../machines/protocol/index.js";
+import { partitionBounds, partitionBytesSent, snapshotBytesPerValue } from "../../machines/protocol/index.js";
 import type { AsyncComputeModel, Loaded } from "../../machines/sim/index.js";
 import { BlobCorrupt, type BlobMissing, type BlobStore, f32View, getF32, OWNED } from "./blob-store.js";
 import { type AdversaryKind, tamperReduction } from "./adversary.js";
@@ -74,8 +74,9 @@ export const kernelCompute = (o: KernelComputeOptions): KernelCompute => {
     },
     step: (m, p) => of(m).step(p.leases.length, p.lr ?? o.model.optim.lr),
     sendPartitions: async (m, p) => {
-      const { refs, size } = await of(m).readSnapshot(p.merge, async (snap) => ({ refs: await putPartitions(o.blobs, snap, p.partitions), size: snap.length }));
-      const bytes = partitionBytesSent(m, partitionBounds(size, p.partitions), p.reducers);
+      const codec = p.codec ?? "f32";
+      const { refs, size } = await of(m).readSnapshot(p.merge, async (snap) => ({ refs: await putPartitions(o.blobs, snap, p.partitions, codec), size: snap.length }));
+      const bytes = partitionBytesSent(m, partitionBounds(size, p.partitions), p.reducers, snapshotBytesPerValue(codec));
       return { refs, bytes };
     },
     reduce: (m, task) => {

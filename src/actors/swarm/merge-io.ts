@@ -1,13 +1,29 @@
 // The merge's blob I/O: a miner's snapshot stored as partitions, a reducer's sample-weighted mean
 // (or outer step) of one partition, and a participant fetching the accepted results; each one
 // verifying what it reads and going on without a forged or missing blob.
-import { type OuterBasis, partitionBounds, reduceResult, resultParams, unpackOuter } from "../../machines/protocol/index.js";
+import { bf16Bytes, type OuterBasis, partitionBounds, reduceResult, resultParams, roundToBf16, type SnapshotCodec, unpackOuter, widenBf16 } from "../../machines/protocol/index.js";
 import type { ReduceTask } from "../../machines/worker/index.js";
 import { type BlobCorrupt, type BlobMissing, type BlobStore, f32View, findF32, getF32, OWNED, readF32, unlessForged } from "./blob-store.js";
 
-/** Stores a weight snapshot cut into `count` partitions; their refs in order. `snap` must not change meanwhile. */
-export const putPartitions = (blobs: BlobStore, snap: Float32Array, count: number): Promise<string[]> =>
-  Promise.all(partitionBounds(snap.length, count).map((q) => blobs.put(f32View(snap.subarray(q.start, q.end)))));
+/**
+ * Stores a weight snapshot cut into `count` partitions; their refs in order. `snap` must not change
+ * meanwhile. As "bf16" (run config v6) the snapshot is first rounded to bfloat16 in place, so the
+ * caller's copy (its overlap base) holds exactly the values its reducers read, and each partition
+ * is stored as 2 bytes a value.
+ */
+export const putPartitions = (blobs: BlobStore, snap: Float32Array, count: number, codec: SnapshotCodec = "f32"): Promise<string[]> => {
+  const parts = partitionBounds(snap.length, count);
+  if (codec === "f32") return Promise.all(parts.map((q) => blobs.put(f32View(snap.subarray(q.start, q.end)))));
+  const codes = roundToBf16(snap);
+  return Promise.all(parts.map((q) => blobs.put(bf16Bytes(codes, q), OWNED)));
+};
+
+/** A contributor's partition as float32: its stored bytes widened from bfloat16, or read as float32 (no copy). */
+const contribution = async (blobs: BlobStore, ref: string, codec: SnapshotCodec): Promise<Float32Array> => {
+  if (codec === "f32") return (await findF32(blobs, ref)) ?? new Float32Array(0);
+  const b = await blobs.read(ref);
+  return b === undefined ? new Float32Array(0) : widenBf16(b);
+};
 
 /**
  * The parameters of each accepted partition of a merge of a `size`-value stage (by content hash;
@@ -28,7 +44,8 @@ export const fetchResults = async (blobs: BlobStore, size: number, results: read
 };
 
 /**
- * A reducer's work: the sample-weighted mean of one partition over the sealed contributors, in
+ * A reducer's work: the sample-weighted mean of one partition over the sealed contributors (their
+ * snapshots widened to float32 when the run sends bfloat16), in
  * miner-id order (weightedAverage), or under an outer rule (DiLoCo) the outer Nesterov step from
  * the partition's previous merge result (reduceResult); stored, its ref is the result hash both
  * reducers publish. A contributor whose stored bytes are not its ref (given to `report`) is left
@@ -36,7 +53,7 @@ export const fetchResults = async (blobs: BlobStore, size: number, results: read
  */
 export const reducePartition = async (blobs: BlobStore, task: ReduceTask, report: Report, tamper?: (x: Float32Array) => Float32Array): Promise<string> => {
   const all = await Promise.all(task.contributors.map(async (c) => {
-    const data = await unlessForged(findF32(blobs, c.ref).then((x) => x ?? new Float32Array(0)), report);
+    const data = await unlessForged(contribution(blobs, c.ref, task.codec ?? "f32"), report);
     return data === undefined ? undefined : { miner: c.miner, samples: Math.max(1, c.samples), data };
   }));
   const data = all.filter((c) => c !== undefined);

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { Effect } from "effect";
 import { createActor } from "xstate";
 import type { Corpus } from "../../kernels/data/corpus.js";
-import { partitionBounds, partitionBytesSent } from "../../machines/protocol/index.js";
+import { partitionBounds, partitionBytesSent, snapshotBytesPerValue } from "../../machines/protocol/index.js";
 import { type Effect as WorkerEffect, type WorkerDraft, type WorkerEvent, workerMachine } from "../../machines/worker/index.js";
 import type { EventLogShape } from "../eventlog/service.js";
 import type { Hotkey } from "../identity/index.js";
@@ -230,9 +230,10 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         const p = e.params;
         // The snapshot is read in the worker's order (between two of its runs or steps).
         return beside(async (c) => {
-          const { refs, size } = await c.readSnapshot(p.merge, async (snap) => ({ refs: await putPartitions(o.blobs, snap, p.partitions), size: snap.length }));
+          const codec = p.codec ?? "f32";
+          const { refs, size } = await c.readSnapshot(p.merge, async (snap) => ({ refs: await putPartitions(o.blobs, snap, p.partitions, codec), size: snap.length }));
           // Each partition's bytes to each of its reducers other than this miner.
-          const bytes = partitionBytesSent(me, partitionBounds(size, p.partitions), p.reducers);
+          const bytes = partitionBytesSent(me, partitionBounds(size, p.partitions), p.reducers, snapshotBytesPerValue(codec));
           send({ type: "partitions.sent", merge: p.merge, refs, bytes });
         });
       }

@@ -24,7 +24,7 @@ const latest = [
 
 /** Every swarm event definition, old versions (with their upcasters) first, for the EventRegistry. */
 export const swarmEvents: readonly EventDefinition[] = [
-  R.SwarmRunStartedV1Def as EventDefinition, R.SwarmRunStartedV2Def as EventDefinition, R.SwarmRunStartedV3Def as EventDefinition, R.SwarmRunStartedV4Def as EventDefinition, M.WeightsLoadedV1Def as EventDefinition,
+  R.SwarmRunStartedV1Def as EventDefinition, R.SwarmRunStartedV2Def as EventDefinition, R.SwarmRunStartedV3Def as EventDefinition, R.SwarmRunStartedV4Def as EventDefinition, R.SwarmRunStartedV5Def as EventDefinition, M.WeightsLoadedV1Def as EventDefinition,
   P.ActivationsForwardedV1Def as EventDefinition, P.LossComputedV1Def as EventDefinition, P.OptimizerSteppedV1Def as EventDefinition,
   ...(latest as readonly EventDefinition[]),
 ];

@@ -58,7 +58,15 @@ export const ScheduleV4 = Schema.Struct({ ...ScheduleV3.fields, routing: Routing
  */
 export const MergeInterval = Schema.Literals(["fixed", "lr-scaled"]);
 export type MergeInterval = typeof MergeInterval.Type;
-export const Schedule = Schema.Struct({ ...ScheduleV4.fields, mergeInterval: MergeInterval });
+export const ScheduleV5 = Schema.Struct({ ...ScheduleV4.fields, mergeInterval: MergeInterval });
+
+/**
+ * v6: how merge snapshots are encoded (protocol/bf16.ts). "bf16": each participant rounds its
+ * snapshot to bfloat16 (nearest, ties to even) and sends 2 bytes a value; reducers widen them to
+ * float32; results stay float32. Absent or "f32": float32 snapshots (every v1-v5 run).
+ */
+export const SnapshotCodec = Schema.Literals(["f32", "bf16"]);
+export const Schedule = Schema.Struct({ ...ScheduleV5.fields, snapshotCodec: Schema.optionalKey(SnapshotCodec) });
 export type Schedule = typeof Schedule.Type;
 
 /** One pipeline stage: its flattened parameter count and its initial weights (content reference). */
@@ -94,8 +102,10 @@ export const SwarmRunStartedV3 = Schema.Struct({ ...SwarmRunStartedV2.fields, sc
 /** v4: v3 with the schedule's routing. */
 export const SwarmRunStartedV4 = Schema.Struct({ ...SwarmRunStartedV3.fields, schedule: ScheduleV4 });
 /** v5: v4 with the schedule's mergeInterval. */
-export const SwarmRunStartedV5 = Schema.Struct({ ...SwarmRunStartedV4.fields, schedule: Schedule });
-export type SwarmRunConfig = typeof SwarmRunStartedV5.Type;
+export const SwarmRunStartedV5 = Schema.Struct({ ...SwarmRunStartedV4.fields, schedule: ScheduleV5 });
+/** v6: v5 with the schedule's snapshotCodec. */
+export const SwarmRunStartedV6 = Schema.Struct({ ...SwarmRunStartedV5.fields, schedule: Schedule });
+export type SwarmRunConfig = typeof SwarmRunStartedV6.Type;
 
 /** v1 runs merged by plain averaging: they upcast to v2 with no outer step. */
 export const SwarmRunStartedV1Def = defineEvent("SwarmRunStarted", 1, SwarmRunStartedV1, (p): typeof SwarmRunStartedV2.Type => p);
@@ -104,8 +114,10 @@ export const SwarmRunStartedV2Def = defineEvent("SwarmRunStarted", 2, SwarmRunSt
 /** v1-v3 runs drew the next miner in proportion to throughput / (1 + reported queue): they upcast to v4 with routing "proportional". */
 export const SwarmRunStartedV3Def = defineEvent("SwarmRunStarted", 3, SwarmRunStartedV3, (p): typeof SwarmRunStartedV4.Type => ({ ...p, schedule: { ...p.schedule, routing: "proportional" } }));
 /** v1-v4 runs merged every mergeEvery backward passes: they upcast to v5 with mergeInterval "fixed". */
-export const SwarmRunStartedV4Def = defineEvent("SwarmRunStarted", 4, SwarmRunStartedV4, (p): SwarmRunConfig => ({ ...p, schedule: { ...p.schedule, mergeInterval: "fixed" } }));
-export const SwarmRunStarted = defineEvent("SwarmRunStarted", 5, SwarmRunStartedV5);
+export const SwarmRunStartedV4Def = defineEvent("SwarmRunStarted", 4, SwarmRunStartedV4, (p): typeof SwarmRunStartedV5.Type => ({ ...p, schedule: { ...p.schedule, mergeInterval: "fixed" } }));
+/** v1-v5 runs sent float32 snapshots: they upcast to v6 with snapshotCodec "f32". */
+export const SwarmRunStartedV5Def = defineEvent("SwarmRunStarted", 5, SwarmRunStartedV5, (p): SwarmRunConfig => ({ ...p, schedule: { ...p.schedule, snapshotCodec: "f32" } }));
+export const SwarmRunStarted = defineEvent("SwarmRunStarted", 6, SwarmRunStartedV6);
 /** The orchestrator's logical clock: time enters decisions only through these (a core fact). */
 export { ClockTicked } from "../schemas/core.js";
 /** Every microbatch was completed. */

@@ -26,14 +26,16 @@ export const mergeTraffic = (
   partitions: readonly Partition[],
   reducers: readonly (readonly string[])[],
   bytesPerElement = 4,
+  /** Bytes per value of the participants' snapshots (2 when a run sends bfloat16); results take `bytesPerElement`. */
+  snapshotBytesPerElement = bytesPerElement,
 ): MergeTraffic => {
-  let sent = partitionBytesSent(miner, partitions, reducers, bytesPerElement);
+  let sent = partitionBytesSent(miner, partitions, reducers, snapshotBytesPerElement);
   let received = 0;
   partitions.forEach((p, i) => {
     const size = (p.end - p.start) * bytesPerElement;
     if ((reducers[i] ?? []).includes(miner)) {
       sent += size; // publish the reduced partition once
-      received += (participants.length - 1) * size;
+      received += (participants.length - 1) * (p.end - p.start) * snapshotBytesPerElement;
     } else {
       received += size; // fetch the accepted result
     }

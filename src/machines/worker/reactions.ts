@@ -182,7 +182,7 @@ export const onMergeStarted = (ctx: WorkerContext, e: Ev<"merge.started">): Reac
   if (!e.participant || ctx.stage === null || ctx.done[`send:${e.merge}`] === true) return none(context);
   return {
     context: produce(context, (d) => { d.done[`send:${e.merge}`] = true; }),
-    effects: [{ type: "sendPartitions", params: { merge: e.merge, stage: ctx.stage, partitions: e.partitions, reducers: e.reducers } }],
+    effects: [{ type: "sendPartitions", params: { merge: e.merge, stage: ctx.stage, partitions: e.partitions, reducers: e.reducers, ...(ctx.view.config?.schedule.snapshotCodec === "bf16" ? { codec: "bf16" as const } : {}) } }],
   };
 };
 

@@ -16,10 +16,11 @@ export const reduceTask = (view: OrchestratorState, g: MergeState, partition: nu
   const stage = view.config?.stages[g.stage];
   const bounds = stage === undefined ? undefined : partitionBounds(stage.params, g.partitions.length)[partition];
   const reducers = g.partitions[partition]?.reducers ?? [];
-  if (rule === undefined || stage === undefined || bounds === undefined) return { merge: g.id, stage: g.stage, partition, reducers, contributors };
+  const codec = view.config?.schedule.snapshotCodec === "bf16" ? { codec: "bf16" as const } : {};
+  if (rule === undefined || stage === undefined || bounds === undefined) return { merge: g.id, stage: g.stage, partition, reducers, contributors, ...codec };
   const previous = view.stages[g.stage]?.results[partition] ?? null;
   return {
-    merge: g.id, stage: g.stage, partition, reducers, contributors,
+    merge: g.id, stage: g.stage, partition, reducers, contributors, ...codec,
     outer: { lr: rule.lr, momentum: rule.momentum, previous, initial: stage.weights, start: bounds.start, end: bounds.end },
   };
 };

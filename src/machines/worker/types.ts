@@ -32,6 +32,8 @@ export interface ReduceTask {
   readonly contributors: readonly { readonly miner: string; readonly samples: number; readonly ref: string }[];
   /** Present when the run merges with an outer step (DiLoCo): what the reducer steps from. */
   readonly outer?: OuterTask;
+  /** "bf16" when the contributors' snapshots are bfloat16 (run config v6); absent: float32. */
+  readonly codec?: "bf16";
 }
 
 /** The outer step of one partition: the rule, and the partition's state after the stage's previous merge. */
@@ -130,7 +132,7 @@ export type Effect =
   /** Upload the kept weights version `weights` a spot check `check` asks for. Reply weights.opened. */
   | { readonly type: "openWeights"; readonly params: { readonly weights: string; readonly check: string } }
   /** Snapshot weights, cut into partitions, send partition i to reducers[i] (and keep the copy). Reply partitions.sent. */
-  | { readonly type: "sendPartitions"; readonly params: { readonly merge: string; readonly stage: number; readonly partitions: number; readonly reducers: readonly (readonly string[])[] } }
+  | { readonly type: "sendPartitions"; readonly params: { readonly merge: string; readonly stage: number; readonly partitions: number; readonly reducers: readonly (readonly string[])[]; readonly codec?: "bf16" } }
   /** Keep a copy of the weights as merge `merge`'s base without sending it (a non-participant of an overlapped merge). */
   | { readonly type: "snapshotWeights"; readonly params: { readonly merge: string } }
   /** weightedAverage of the contributors' copies of one partition; hash the bytes. Reply reduce.done. */

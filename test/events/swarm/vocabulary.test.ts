@@ -9,19 +9,20 @@ describe("swarm vocabulary", () => {
   it("registers every fact once, PascalCase and past tense", () => {
     for (const d of swarmEvents) {
       expect(d.type).toMatch(/^[A-Z][A-Za-z]+(ed|Sent|Left|Out|Drawn)$/);
-      const latest = d.type === "SwarmRunStarted" ? 5 : ["WeightsLoaded", "ActivationsForwarded", "LossComputed", "OptimizerStepped"].includes(d.type) ? 2 : 1;
+      const latest = d.type === "SwarmRunStarted" ? 6 : ["WeightsLoaded", "ActivationsForwarded", "LossComputed", "OptimizerStepped"].includes(d.type) ? 2 : 1;
       expect(registry.latestVersion(d.type)).toBe(latest);
       expect(swarmVersion(d.type as SwarmEventType)).toBe(latest);
     }
     for (const t of ORCHESTRATOR_TYPES) expect(registry.has(t)).toBe(true);
   });
 
-  it("upcasts v1-v4 run starts to v5: no outer step unless given, merges pause training (before v3), proportional routing (before v4), fixed merge intervals", () => {
+  it("upcasts v1-v5 run starts to v6: no outer step unless given, merges pause training (before v3), proportional routing (before v4), fixed merge intervals (before v5), float32 snapshots", () => {
     const v1 = { run: "r", orchestrator: "o", seed: "1", model: {}, stages: [{ params: 4, weights: "w" }], schedule: {
       totalMicrobatches: 1, datasetBatches: 1, tokensPerMicrobatch: 1, maxInFlight: 1, leaseTicks: 1, heartbeatTimeoutTicks: 1, heartbeatEveryTicks: 1,
       mergeEvery: 1, bMin: 1, partitions: 1, mergeGatherTicks: 1, mergeDeadlineTicks: 1, microbatchesPerStep: 1 } };
     const r = registry.decode("SwarmRunStarted", 1, v1);
-    expect(Result.isSuccess(r) && r.success.v).toBe(5);
+    expect(Result.isSuccess(r) && r.success.v).toBe(6);
+    expect(Result.isSuccess(r) && (r.success.payload as { schedule: { snapshotCodec: string } }).schedule.snapshotCodec).toBe("f32");
     expect(Result.isSuccess(r) && (r.success.payload as { schedule: { mergeInterval: string } }).schedule.mergeInterval).toBe("fixed");
     expect(Result.isSuccess(r) && "outer" in (r.success.payload as object)).toBe(false);
     expect(Result.isSuccess(r) && (r.success.payload as { schedule: { routing: string } }).schedule.routing).toBe("proportional");
@@ -47,6 +48,13 @@ describe("swarm vocabulary", () => {
     expect(Result.isSuccess(ok5) && (ok5.success.payload as { schedule: { mergeInterval: string } }).schedule.mergeInterval).toBe("lr-scaled");
     expect(Result.isFailure(registry.decode("SwarmRunStarted", 5, { ...v5, schedule: { ...v5.schedule, mergeInterval: "adaptive" } }))).toBe(true);
     expect(Result.isFailure(registry.decode("SwarmRunStarted", 5, v4))).toBe(true);
+    expect(Result.isSuccess(ok5) && (ok5.success.payload as { schedule: { snapshotCodec: string } }).schedule.snapshotCodec).toBe("f32");
+    // v6 names the snapshot codec (absent: float32), and only the two.
+    const v6 = { ...v5, schedule: { ...v5.schedule, snapshotCodec: "bf16" } };
+    const ok6 = registry.decode("SwarmRunStarted", 6, v6);
+    expect(Result.isSuccess(ok6) && (ok6.success.payload as { schedule: { snapshotCodec: string } }).schedule.snapshotCodec).toBe("bf16");
+    expect(Result.isSuccess(registry.decode("SwarmRunStarted", 6, v5))).toBe(true);
+    expect(Result.isFailure(registry.decode("SwarmRunStarted", 6, { ...v6, schedule: { ...v6.schedule, snapshotCodec: "fp8" } }))).toBe(true);
   });
 
   it("upcasts a v1 WeightsLoaded to v2 without an optimizer state, and keeps v2's", () => {

@@ -190,9 +190,10 @@ describe("scores", () => {
     expect(g?.partitions[2]?.reducers).toHaveLength(3);
     expect(machine(s, lazy)).toMatchObject({ state: "gone", status: "done" });
     const end = at({ seq: 1407 }, entriesOf(GOLDEN_SCORED)).scores[k.validator.hotkey.address];
-    // Kicked in window 0, it served in no later window: one flag, for the reduction its spot check recomputed.
-    expect(end?.flags.filter((f) => f.miner === lazy)).toEqual([expect.objectContaining({ window: 0, reason: "spot-check" })]);
-    expect(end?.caught[lazy]).toEqual({ window: 0, reason: "spot-check" });
+    // Kicked in window 0, it served in no later window: one flag, for the reduction the settled dispute
+    // found wrong (the validator's seeded draws, beacons from the chain hashes, sampled none of its work).
+    expect(end?.flags.filter((f) => f.miner === lazy)).toEqual([expect.objectContaining({ window: 0, reason: "wrong-reduction" })]);
+    expect(end?.caught[lazy]).toEqual({ window: 0, reason: "wrong-reduction" });
     expect(end?.windows.map((w) => w.scored)).toEqual([true, true, false]);
   });
 });

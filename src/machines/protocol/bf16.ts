@@ -1,0 +1,44 @@
+// Merge snapshots as bfloat16: the top 16 bits of each float32, rounded to nearest even. A
+// participant rounds its snapshot in place before sending it, so the snapshot it keeps as its
+// overlap base is exactly what its reducers read: adopting a result as result + (weights now −
+// base) leaves its own rounding residual in its own weights instead of losing it. Half the bytes
+// of a float32 snapshot; results stay float32.
+import type { Partition } from "./partitions.js";
+
+/** How a run's merge snapshots are encoded (run config v6; every earlier run sent float32). */
+export type SnapshotCodec = "f32" | "bf16";
+
+/** Bytes one snapshot value takes under `codec`. */
+export const snapshotBytesPerValue = (codec: SnapshotCodec): number => (codec === "bf16" ? 2 : 4);
+
+const EXPONENT = 0x7f800000;
+
+/**
+ * Rounds `x` in place to bfloat16 values (nearest, ties to even; infinities kept; a NaN stays a
+ * NaN, quieted) and returns their 16-bit codes, element for element.
+ */
+export const roundToBf16 = (x: Float32Array): Uint16Array => {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const codes = new Uint16Array(x.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i] as number;
+    // NaN or infinity: no rounding (it would carry into the sign); a NaN keeps a mantissa bit.
+    const code = (b & EXPONENT) === EXPONENT ? (b >>> 16) | ((b & 0x7fffff) !== 0 ? 0x40 : 0) : Math.floor((b + 0x7fff + ((b >>> 16) & 1)) / 0x10000);
+    codes[i] = code;
+    bits[i] = (code << 16) >>> 0;
+  }
+  return codes;
+};
+
+/** The float32 values of bfloat16 codes stored little-endian in `bytes` (a fresh array). */
+export const widenBf16 = (bytes: Uint8Array): Float32Array => {
+  if (bytes.byteLength % 2 !== 0) throw new RangeError(`${bytes.byteLength} bytes is not a bfloat16 vector`);
+  const n = bytes.byteLength / 2;
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (((bytes[2 * i + 1] as number) << 24) | ((bytes[2 * i] as number) << 16)) >>> 0;
+  return new Float32Array(out.buffer);
+};
+
+/** The little-endian bytes of codes `codes[p.start..p.end)` (a view, no copy). */
+export const bf16Bytes = (codes: Uint16Array, p: Partition): Uint8Array =>
+  new Uint8Array(codes.buffer, codes.byteOffset + p.start * 2, (p.end - p.start) * 2);
