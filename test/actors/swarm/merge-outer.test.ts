@@ -3,10 +3,10 @@
 // miner's learning rate warms up over its own steps without changing the one-miner schedule.
 import { describe, expect, it } from "vitest";
 import { memoryBlobStore, f32ToBytes, getF32 } from "../../../src/actors/swarm/blob-store.js";
-import { reducePartition } from "../../../src/actors/swarm/merge-io.js";
+import { putPartitions, reducePartition } from "../../../src/actors/swarm/merge-io.js";
 import { swarmLr } from "../../../src/actors/swarm/model.js";
 import { buildRunConfig, swarmModelOf } from "../../../src/actors/swarm/run-config.js";
-import { outerStep, unpackOuter, weightedAverage } from "../../../src/machines/protocol/index.js";
+import { outerStep, partitionBounds, unpackOuter, weightedAverage } from "../../../src/machines/protocol/index.js";
 import type { ReduceTask } from "../../../src/machines/worker/index.js";
 import { type LrSchedule, localStepLr, lrScheduleOf } from "../../../src/machines/protocol/index.js";
 
@@ -15,6 +15,41 @@ const fail = (e: Error): never => {
   throw e;
 };
 const put = async (blobs: ReturnType<typeof memoryBlobStore>, xs: number[]) => blobs.put(f32ToBytes(Float32Array.from(xs)));
+
+describe("bfloat16 snapshots (run config v6)", () => {
+  it("rounds the sender's snapshot in place, stores 2 bytes a value, and reduces the widened values", async () => {
+    const blobs = memoryBlobStore();
+    const snapA = Float32Array.of(1 + 2 ** -8, 0.1, -3.3, 7, 2 ** -130);
+    const snapB = Float32Array.of(2, 0.2, 1 + 3 * 2 ** -8, -7, 5);
+    const refsA = await putPartitions(blobs, snapA, 2, "bf16");
+    const refsB = await putPartitions(blobs, snapB, 2, "bf16");
+    // The kept snapshot (the overlap base) now holds exactly the values the reducers will read.
+    expect(snapA[0]).toBe(1);
+    expect(snapB[2]).toBe(1 + 2 ** -6);
+    const parts = partitionBounds(5, 2);
+    for (const [i, q] of parts.entries()) expect((await blobs.get(refsA[i] as string))?.byteLength).toBe((q.end - q.start) * 2);
+    const task = (i: number, codec?: "bf16"): ReduceTask => ({
+      merge: "g", stage: 0, partition: i, reducers: ["a", "b"], ...(codec === undefined ? {} : { codec }),
+      contributors: [{ miner: "a", samples: 1, ref: refsA[i] as string }, { miner: "b", samples: 3, ref: refsB[i] as string }],
+    });
+    for (const [i, q] of parts.entries()) {
+      const got = await getF32(blobs, await reducePartition(blobs, task(i, "bf16"), fail));
+      const want = weightedAverage([{ miner: "a", samples: 1, data: snapA.slice(q.start, q.end) }, { miner: "b", samples: 3, data: snapB.slice(q.start, q.end) }]);
+      expect([...got]).toEqual([...want]);
+    }
+    // Read as float32 (a v1-v5 run's codec) the same bytes are not the snapshot: the codec matters.
+    const asF32 = await reducePartition(blobs, task(0), fail).catch(() => "refused");
+    expect(asF32).not.toBe(await reducePartition(blobs, task(0, "bf16"), fail));
+  });
+
+  it("leaves a float32 snapshot as it was", async () => {
+    const blobs = memoryBlobStore();
+    const snap = Float32Array.of(1 + 2 ** -8, 0.1);
+    const [ref] = await putPartitions(blobs, snap, 1);
+    expect(snap[0]).toBe(1 + 2 ** -8);
+    expect([...(await getF32(blobs, ref as string))]).toEqual([...snap]);
+  });
+});
 
 describe("reducePartition", () => {
   it("stores the same bytes for both reducers, and the outer step from the initial weights' slice", async () => {
