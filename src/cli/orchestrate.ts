@@ -24,7 +24,7 @@ import { RunStats } from "../actors/swarm/stats.js";
 import { sotuCorpus } from "../kernels/data/corpus.js";
 import { KernelPool } from "../kernels/runtime/pool.js";
 import type { OrchestratorState } from "../machines/orchestrator/index.js";
-import { checkRunId, flagSettings, MERGE_INTERVALS, readRunFile, RUN_DEFAULTS, settingsOf, UsageError } from "./run-settings.js";
+import { checkRunId, flagSettings, MERGE_INTERVALS, readRunFile, RUN_DEFAULTS, settingsOf, SNAPSHOT_CODECS, UsageError } from "./run-settings.js";
 import { DEFAULT_JOURNAL_DIR, hotkeyFromFlag, JOURNAL_FLAG_HELP, journalFor, membershipFor, SIGNAL_EXIT, swarmAction, withSwarmProcess } from "./swarm-process.js";
 
 type Flags = Record<string, unknown> & { nats: string; config?: string; run?: string; hotkey: string; tickMs: string; json?: boolean; evalEvery: string; evalBatches: string; secure?: boolean; head?: string; journal: string; chain?: string; netuid?: string };
@@ -228,6 +228,7 @@ export const registerOrchestrate = (program: Command): void => {
     .option("--warmup <n>", `warmup steps (default ${d.warmup})`)
     .option("--merge-every <n>", `a stage merges after this many backward passes (at the peak learning rate, with --merge-interval lr-scaled; default ${d.mergeEvery})`)
     .addOption(new Option("--merge-interval <how>", `fixed: every --merge-every passes; lr-scaled: stretched by peak lr ÷ the current lr, at most 4x (default ${d.mergeInterval})`).choices(MERGE_INTERVALS))
+    .addOption(new Option("--snapshot-codec <codec>", `how a merge participant sends its weights: bf16 (2 bytes a value) or f32 (default ${d.snapshotCodec})`).choices(SNAPSHOT_CODECS))
     .option("--partitions <n>", `Butterfly All-Reduce partitions per merge (default ${d.partitions})`)
     .option("--outer-lr <x>", "merge with DiLoCo's outer Nesterov step at this learning rate (default: plain averaging; 0.7 when only --outer-momentum is given)")
     .option("--outer-momentum <x>", "the outer step's momentum (default 0.9)")

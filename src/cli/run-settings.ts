@@ -3,14 +3,16 @@
 // errors that name the bad setting and say how to fix it.
 import { readFileSync } from "node:fs";
 import { Schema } from "effect";
-import { DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL, type SwarmSettings } from "../actors/swarm/run-config.js";
+import { DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL, DEFAULT_SNAPSHOT_CODEC, type SwarmSettings } from "../actors/swarm/run-config.js";
 import { isToken } from "../events/subjects.js";
-import { MergeInterval } from "../events/swarm/run.js";
+import { MergeInterval, SnapshotCodec } from "../events/swarm/run.js";
 import { DEFAULT_CONFIG, validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../kernels/train/options.js";
 
 /** --merge-interval's choices. */
 export const MERGE_INTERVALS: readonly MergeInterval[] = MergeInterval.literals;
+/** --snapshot-codec's choices. */
+export const SNAPSHOT_CODECS: readonly (typeof SnapshotCodec.Type)[] = SnapshotCodec.literals;
 
 /** A flag or setting the user gave has a bad value (exit code 2). */
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
@@ -37,6 +39,7 @@ export const RunFile = Schema.Struct({
   warmup: Schema.optionalKey(Int),
   mergeEvery: Schema.optionalKey(Int),
   mergeInterval: Schema.optionalKey(MergeInterval),
+  snapshotCodec: Schema.optionalKey(SnapshotCodec),
   partitions: Schema.optionalKey(Int),
   inFlight: Schema.optionalKey(Int),
   microbatchesPerStep: Schema.optionalKey(Int),
@@ -56,7 +59,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export const RUN_DEFAULTS: Required<Omit<RunFile, "inFlight" | "outerLr" | "outerMomentum">> = {
   seed: 1, steps: 120, stages: 3, layers: DEFAULT_CONFIG.nLayer, dModel: DEFAULT_CONFIG.dModel, heads: DEFAULT_CONFIG.nHead,
   seq: DEFAULT_CONFIG.seq, batch: DEFAULT_CONFIG.batch, bottleneck: 3, quant: "int8", lr: DEFAULT_TRAIN.lr, warmup: DEFAULT_TRAIN.warmup,
-  mergeEvery: DEFAULT_MERGE_EVERY, mergeInterval: DEFAULT_MERGE_INTERVAL, partitions: 8, microbatchesPerStep: 1, leaseTicks: 600, heartbeatTimeoutTicks: 50, sync: false,
+  mergeEvery: DEFAULT_MERGE_EVERY, mergeInterval: DEFAULT_MERGE_INTERVAL, snapshotCodec: DEFAULT_SNAPSHOT_CODEC, partitions: 8, microbatchesPerStep: 1, leaseTicks: 600, heartbeatTimeoutTicks: 50, sync: false,
   pauseMerges: false,
 };
 
@@ -104,6 +107,7 @@ export const flagSettings = (f: Readonly<Record<string, unknown>>): RunFile => {
   }
   if (f["quant"] !== undefined) out.quant = f["quant"] as RunFile["quant"];
   if (f["mergeInterval"] !== undefined) out.mergeInterval = f["mergeInterval"] as RunFile["mergeInterval"];
+  if (f["snapshotCodec"] !== undefined) out.snapshotCodec = f["snapshotCodec"] as RunFile["snapshotCodec"];
   if (f["lr"] !== undefined) out.lr = Number(f["lr"]);
   if (f["sync"] === true) out.sync = true;
   if (f["pauseMerges"] === true) out.pauseMerges = true;
@@ -150,7 +154,7 @@ export const settingsOf = (file: RunFile, flags: RunFile): SwarmSettings => {
   }
   return {
     seed: s.seed, microbatches: s.steps, gpt, quant: sync ? "fp32" : s.quant, lr: s.lr, warmup: s.warmup, sync,
-    mergeEvery: s.mergeEvery, mergeInterval: s.mergeInterval, partitions: s.partitions, microbatchesPerStep: s.microbatchesPerStep, leaseTicks: s.leaseTicks,
+    mergeEvery: s.mergeEvery, mergeInterval: s.mergeInterval, snapshotCodec: s.snapshotCodec, partitions: s.partitions, microbatchesPerStep: s.microbatchesPerStep, leaseTicks: s.leaseTicks,
     heartbeatTimeoutTicks: s.heartbeatTimeoutTicks, ...(s.inFlight === undefined ? {} : { maxInFlight: s.inFlight }),
     overlapMerges: !s.pauseMerges,
     ...(outer === undefined ? {} : { outer }),

@@ -3,7 +3,7 @@
 // progress display, --log (the run's log as verifiable JSONL) and --json (the run's figures).
 import { writeFileSync } from "node:fs";
 import { Option, type Command } from "commander";
-import { DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL } from "../actors/swarm/run-config.js";
+import { DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL, DEFAULT_SNAPSHOT_CODEC } from "../actors/swarm/run-config.js";
 import { ADVERSARY_KINDS, type AdversaryKind } from "../actors/swarm/adversary.js";
 import { runDeterministicSim } from "../actors/swarm/det-run.js";
 import { type KillAt, runSwarmSim, type SimOptions, type SimProgress } from "../actors/swarm/sim-run.js";
@@ -14,11 +14,11 @@ import { DEFAULT_CONFIG, validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../kernels/train/options.js";
 import { setExit } from "./exit.js";
 import { parseClusterSize } from "./nats-cluster.js";
-import { flagSettings, MERGE_INTERVALS, outerOf, readRunFile, UsageError } from "./run-settings.js";
+import { flagSettings, MERGE_INTERVALS, outerOf, readRunFile, SNAPSHOT_CODECS, UsageError } from "./run-settings.js";
 
 type Flags = {
   miners: string; stages: string; steps: string; microbatches?: string; seed: string; batch: string; seq: string; dModel: string; layers: string;
-  heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; mergeInterval: MergeInterval; partitions: string; inFlight?: string; lr: string; killMiner: string[]; cluster?: string; killNode: string[]; leaseTicks?: string; heartbeatTimeoutTicks?: string;
+  heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; mergeInterval: MergeInterval; snapshotCodec: "f32" | "bf16"; partitions: string; inFlight?: string; lr: string; killMiner: string[]; cluster?: string; killNode: string[]; leaseTicks?: string; heartbeatTimeoutTicks?: string;
   dropout: string; adversary: string[]; window?: string; spotChecks: string; validator: boolean; sync?: boolean; pauseMerges?: boolean; outerLr?: string; outerMomentum?: string; log?: string; head?: string; journal?: string; json?: string; nats?: string; secure?: boolean; evalEvery: string; workers: string; threads: string; tickMs: string;
   deterministic?: boolean; config?: string;
 };
@@ -86,6 +86,7 @@ export const simOptionsFromFlags = (f: Flags): SimOptions => {
     sync,
     mergeEvery: int("merge-every", f.mergeEvery),
     mergeInterval: f.mergeInterval,
+    snapshotCodec: f.snapshotCodec,
     overlapMerges: f.pauseMerges !== true,
     partitions: int("partitions", f.partitions),
     ...(f.inFlight === undefined ? {} : { maxInFlight: int("in-flight", f.inFlight) }),
@@ -178,6 +179,7 @@ export const registerSim = (program: Command): void => {
     .option("--lr <x>", "peak AdamW learning rate", String(DEFAULT_TRAIN.lr))
     .option("--merge-every <n>", "a stage merges after this many backward passes (at the peak learning rate, with --merge-interval lr-scaled)", String(DEFAULT_MERGE_EVERY))
     .addOption(new Option("--merge-interval <how>", "fixed: every --merge-every passes; lr-scaled: stretched by peak lr ÷ the current lr, at most 4x").choices(MERGE_INTERVALS).default(DEFAULT_MERGE_INTERVAL))
+    .addOption(new Option("--snapshot-codec <codec>", "how a merge participant sends its weights: bf16 (2 bytes a value, rounded to nearest even) or f32").choices(SNAPSHOT_CODECS).default(DEFAULT_SNAPSHOT_CODEC))
     .option("--outer-lr <x>", "merge with DiLoCo's outer Nesterov step at this outer learning rate (default: plain averaging)")
     .option("--outer-momentum <x>", "outer Nesterov momentum (with --outer-lr; default 0.9)")
     .option("--partitions <n>", "Butterfly All-Reduce partitions per merge", "8")

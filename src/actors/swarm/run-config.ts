@@ -49,6 +49,9 @@ export const DEFAULT_MERGE_EVERY = 6;
 /** How the interval is counted when not given: stretched as the learning rate decays (see scheduleOf). */
 export const DEFAULT_MERGE_INTERVAL: MergeInterval = "lr-scaled";
 
+/** How merge snapshots are encoded when not given: bfloat16 (see scheduleOf). */
+export const DEFAULT_SNAPSHOT_CODEC = "bf16" as const;
+
 /** The model a set of settings describes. */
 export const swarmModelOf = (s: SwarmSettings): SwarmModel => {
   const gpt = validateConfig({ ...DEFAULT_CONFIG, seed: s.seed, ...s.gpt });
@@ -98,9 +101,10 @@ export const scheduleOf = (s: SwarmSettings, model: SwarmModel): Schedule => {
     // Least-loaded over proportional: with 8 miners on 3 stages (300 microbatches, --deterministic)
     // seeds 1-3 ended at 3.600/3.516/3.530 vs 3.613/3.601/3.573 bpb (BENCHMARKS.md, swarm).
     routing: s.routing ?? "least-loaded",
-    // bfloat16 snapshots: ~37% fewer merge bytes; exact convergence seeds 1-3 at 3.630/3.504/3.552
-    // against 3.617/3.508/3.566 with float32 (BENCHMARKS.md, swarm).
-    snapshotCodec: s.snapshotCodec ?? "bf16",
+    // bfloat16 snapshots: a participant sends N(1 + 1/M) bytes per merge instead of 2N (M
+    // participants); exact convergence seeds 1-3 at 3.630/3.504/3.552 against 3.617/3.508/3.566
+    // with float32 (BENCHMARKS.md, swarm).
+    snapshotCodec: s.snapshotCodec ?? DEFAULT_SNAPSHOT_CODEC,
   };
 };
 
