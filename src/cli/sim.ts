@@ -9,6 +9,7 @@ import { runDeterministicSim } from "../actors/swarm/det-run.js";
 import { type KillAt, runSwarmSim, type SimOptions, type SimProgress } from "../actors/swarm/sim-run.js";
 import type { CpuUse } from "../actors/swarm/cpu.js";
 import type { MergeInterval } from "../events/swarm/index.js";
+import type { SnapshotCodec } from "../machines/protocol/index.js";
 import type { WireDtype } from "../kernels/codec/format.js";
 import { DEFAULT_CONFIG, validateConfig } from "../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../kernels/train/options.js";
@@ -18,7 +19,7 @@ import { flagSettings, MERGE_INTERVALS, outerOf, readRunFile, SNAPSHOT_CODECS, U
 
 type Flags = {
   miners: string; stages: string; steps: string; microbatches?: string; seed: string; batch: string; seq: string; dModel: string; layers: string;
-  heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; mergeInterval: MergeInterval; snapshotCodec: "f32" | "bf16"; partitions: string; inFlight?: string; lr: string; killMiner: string[]; cluster?: string; killNode: string[]; leaseTicks?: string; heartbeatTimeoutTicks?: string;
+  heads: string; bottleneck: string; quant: WireDtype; mergeEvery: string; mergeInterval: MergeInterval; snapshotCodec: SnapshotCodec; partitions: string; inFlight?: string; lr: string; killMiner: string[]; cluster?: string; killNode: string[]; leaseTicks?: string; heartbeatTimeoutTicks?: string;
   dropout: string; adversary: string[]; window?: string; spotChecks: string; validator: boolean; sync?: boolean; pauseMerges?: boolean; outerLr?: string; outerMomentum?: string; log?: string; head?: string; journal?: string; json?: string; nats?: string; secure?: boolean; evalEvery: string; workers: string; threads: string; tickMs: string;
   deterministic?: boolean; config?: string;
 };

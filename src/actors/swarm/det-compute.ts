@@ -4,13 +4,12 @@
 // one at a time in the simulator's order, so a run's numbers follow from its seed alone.
 import type { Corpus } from "../../kernels/data/corpus.js";
 import type { SwarmFact } from "../../events/swarm/index.js";
-import { partitionBounds, partitionBytesSent, snapshotBytesPerValue } from "../../machines/protocol/index.js";
 import type { AsyncComputeModel, Loaded } from "../../machines/sim/index.js";
 import { BlobCorrupt, type BlobMissing, type BlobStore, f32View, getF32, OWNED } from "./blob-store.js";
 import { type AdversaryKind, tamperReduction } from "./adversary.js";
 import { MinerCompute } from "./compute.js";
 import { type StageKernels } from "./stage-kernels.js";
-import { fetchResults, putPartitions, reducePartition } from "./merge-io.js";
+import { fetchResults, reducePartition, storeSnapshot } from "./merge-io.js";
 import { type SwarmModel, viewsOf } from "./model.js";
 
 export interface KernelComputeOptions {
@@ -74,10 +73,7 @@ export const kernelCompute = (o: KernelComputeOptions): KernelCompute => {
     },
     step: (m, p) => of(m).step(p.leases.length, p.lr ?? o.model.optim.lr),
     sendPartitions: async (m, p) => {
-      const codec = p.codec ?? "f32";
-      const { refs, size } = await of(m).readSnapshot(p.merge, async (snap) => ({ refs: await putPartitions(o.blobs, snap, p.partitions, codec), size: snap.length }));
-      const bytes = partitionBytesSent(m, partitionBounds(size, p.partitions), p.reducers, snapshotBytesPerValue(codec));
-      return { refs, bytes };
+      return storeSnapshot(o.blobs, of(m), m, p);
     },
     reduce: (m, task) => {
       const k = kind(m);

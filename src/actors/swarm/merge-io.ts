@@ -1,9 +1,10 @@
 // The merge's blob I/O: a miner's snapshot stored as partitions, a reducer's sample-weighted mean
 // (or outer step) of one partition, and a participant fetching the accepted results; each one
 // verifying what it reads and going on without a forged or missing blob.
-import { bf16Bytes, type OuterBasis, partitionBounds, reduceResult, resultParams, roundToBf16, type SnapshotCodec, unpackOuter, widenBf16 } from "../../machines/protocol/index.js";
+import { bf16Bytes, type OuterBasis, partitionBounds, partitionBytesSent, reduceResult, resultParams, roundToBf16, type SnapshotCodec, snapshotBytesPerValue, unpackOuter, widenBf16 } from "../../machines/protocol/index.js";
 import type { ReduceTask } from "../../machines/worker/index.js";
 import { type BlobCorrupt, type BlobMissing, type BlobStore, f32View, findF32, getF32, OWNED, readF32, unlessForged } from "./blob-store.js";
+import type { MinerCompute } from "./compute.js";
 
 /**
  * Stores a weight snapshot cut into `count` partitions; their refs in order. `snap` must not change
@@ -16,6 +17,20 @@ export const putPartitions = (blobs: BlobStore, snap: Float32Array, count: numbe
   if (codec === "f32") return Promise.all(parts.map((q) => blobs.put(f32View(snap.subarray(q.start, q.end)))));
   const codes = roundToBf16(snap);
   return Promise.all(parts.map((q) => blobs.put(bf16Bytes(codes, q), OWNED)));
+};
+
+/**
+ * A participant's sendPartitions (miner host and deterministic sim alike): its snapshot of merge
+ * `p.merge`, read in its worker's order, stored as partitions in the run's codec; their refs, and
+ * the bytes `me` sends (each partition to each of its reducers other than `me`: PartitionsSent).
+ */
+export const storeSnapshot = async (
+  blobs: BlobStore, c: MinerCompute, me: string,
+  p: { readonly merge: string; readonly partitions: number; readonly reducers: readonly (readonly string[])[]; readonly codec?: SnapshotCodec },
+): Promise<{ refs: string[]; bytes: number }> => {
+  const codec = p.codec ?? "f32";
+  const { refs, size } = await c.readSnapshot(p.merge, async (snap) => ({ refs: await putPartitions(blobs, snap, p.partitions, codec), size: snap.length }));
+  return { refs, bytes: partitionBytesSent(me, partitionBounds(size, p.partitions), p.reducers, snapshotBytesPerValue(codec)) };
 };
 
 /** A contributor's partition as float32: its stored bytes widened from bfloat16, or read as float32 (no copy). */

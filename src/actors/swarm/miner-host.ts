@@ -6,7 +6,6 @@ import { randomBytes } from "node:crypto";
 import { Effect } from "effect";
 import { createActor } from "xstate";
 import type { Corpus } from "../../kernels/data/corpus.js";
-import { partitionBounds, partitionBytesSent, snapshotBytesPerValue } from "../../machines/protocol/index.js";
 import { type Effect as WorkerEffect, type WorkerDraft, type WorkerEvent, workerMachine } from "../../machines/worker/index.js";
 import type { EventLogShape } from "../eventlog/service.js";
 import type { Hotkey } from "../identity/index.js";
@@ -15,7 +14,7 @@ import { BlobCorrupt, type BlobMissing, type BlobStore, f32View, getF32, OWNED }
 import { type AdversaryKind, tamperReduction } from "./adversary.js";
 import { KEPT_VERSIONS, MinerCompute } from "./compute.js";
 import { type StageKernels } from "./stage-kernels.js";
-import { fetchResults, putPartitions, reducePartition } from "./merge-io.js";
+import { fetchResults, reducePartition, storeSnapshot } from "./merge-io.js";
 import type { FeedItem, RunFeed } from "./feed.js";
 import { Mailbox } from "./mailbox.js";
 import { readModel, type SwarmModel, viewsOf } from "./model.js";
@@ -230,10 +229,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         const p = e.params;
         // The snapshot is read in the worker's order (between two of its runs or steps).
         return beside(async (c) => {
-          const codec = p.codec ?? "f32";
-          const { refs, size } = await c.readSnapshot(p.merge, async (snap) => ({ refs: await putPartitions(o.blobs, snap, p.partitions, codec), size: snap.length }));
-          // Each partition's bytes to each of its reducers other than this miner.
-          const bytes = partitionBytesSent(me, partitionBounds(size, p.partitions), p.reducers, snapshotBytesPerValue(codec));
+          const { refs, bytes } = await storeSnapshot(o.blobs, c, me, p);
           send({ type: "partitions.sent", merge: p.merge, refs, bytes });
         });
       }

@@ -2,7 +2,7 @@
 // the schedule constants (in ticks and counts), and the seeded initial weights of every stage,
 // stored as content-addressed blobs whose refs the config carries.
 import type { MergeInterval, OuterStep, Schedule, SwarmRunConfig } from "../../events/swarm/index.js";
-import type { Routing } from "../../machines/protocol/index.js";
+import type { Routing, SnapshotCodec } from "../../machines/protocol/index.js";
 import type { WireDtype } from "../../kernels/codec/format.js";
 import { DEFAULT_CONFIG, type GptConfig, validateConfig } from "../../kernels/model/config.js";
 import { DEFAULT_TRAIN } from "../../kernels/train/options.js";
@@ -41,7 +41,7 @@ export interface SwarmSettings {
   /** Keep training while a stage merges (default true; see Schedule.overlapMerges). */
   readonly overlapMerges?: boolean;
   /** How merge snapshots are encoded (default "bf16"; see Schedule.snapshotCodec). */
-  readonly snapshotCodec?: "f32" | "bf16";
+  readonly snapshotCodec?: SnapshotCodec;
 }
 
 /** Backward passes per stage between merges when not given (measured: see scheduleOf). */

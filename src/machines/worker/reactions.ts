@@ -6,6 +6,7 @@ import { type SwarmEventType, type SwarmPayloads, swarmVersion } from "../../eve
 import { stageMiners } from "../orchestrator/index.js";
 import { globalStep, localStepLr, lrScheduleOf, MAX_DEFERRED, pickPeer, rngFor } from "../protocol/index.js";
 import type { Effect, ReduceTask, Work, WorkerContext, WorkerDraft, WorkerEvent } from "./types.js";
+import { snapshotCodecOf } from "./signals.js";
 
 export interface Reaction {
   readonly context: WorkerContext;
@@ -182,7 +183,7 @@ export const onMergeStarted = (ctx: WorkerContext, e: Ev<"merge.started">): Reac
   if (!e.participant || ctx.stage === null || ctx.done[`send:${e.merge}`] === true) return none(context);
   return {
     context: produce(context, (d) => { d.done[`send:${e.merge}`] = true; }),
-    effects: [{ type: "sendPartitions", params: { merge: e.merge, stage: ctx.stage, partitions: e.partitions, reducers: e.reducers, ...(ctx.view.config?.schedule.snapshotCodec === "bf16" ? { codec: "bf16" as const } : {}) } }],
+    effects: [{ type: "sendPartitions", params: { merge: e.merge, stage: ctx.stage, partitions: e.partitions, reducers: e.reducers, ...snapshotCodecOf(ctx.view) } }],
   };
 };
 

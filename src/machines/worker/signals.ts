@@ -5,6 +5,10 @@ import type { MergeState, OrchestratorState } from "../orchestrator/index.js";
 import { partitionBounds } from "../protocol/index.js";
 import type { ReduceTask, Signal, WorkerContext } from "./types.js";
 
+/** The run's snapshot codec as the worker's effects and tasks carry it: `{ codec: "bf16" }`, or nothing for float32. */
+export const snapshotCodecOf = (view: OrchestratorState): { readonly codec?: "bf16" } =>
+  view.config?.schedule.snapshotCodec === "bf16" ? { codec: "bf16" } : {};
+
 /** The reduce task for one partition of a sealed merge (contributors in miner-id order). */
 export const reduceTask = (view: OrchestratorState, g: MergeState, partition: number): ReduceTask | undefined => {
   if (g.sealed === null) return undefined;
@@ -16,7 +20,7 @@ export const reduceTask = (view: OrchestratorState, g: MergeState, partition: nu
   const stage = view.config?.stages[g.stage];
   const bounds = stage === undefined ? undefined : partitionBounds(stage.params, g.partitions.length)[partition];
   const reducers = g.partitions[partition]?.reducers ?? [];
-  const codec = view.config?.schedule.snapshotCodec === "bf16" ? { codec: "bf16" as const } : {};
+  const codec = snapshotCodecOf(view);
   if (rule === undefined || stage === undefined || bounds === undefined) return { merge: g.id, stage: g.stage, partition, reducers, contributors, ...codec };
   const previous = view.stages[g.stage]?.results[partition] ?? null;
   return {
