@@ -106,6 +106,8 @@ const mine = async (f: Flags): Promise<number> => {
       return 1;
     }
     await host.leave(outcome === "completed" ? "run completed" : "interrupted");
+    // A failure while leaving (its MinerLeft not stored, say) is the exit's: the log would not say it left.
+    if (errors.length > 0) throw errors[0];
     process.stderr.write(`miner ${short}: left run ${run} (${outcome})\n`);
     return outcome === "completed" ? 0 : SIGNAL_EXIT;
   }, member);

@@ -98,6 +98,8 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
   let compute: MinerCompute | undefined;
   let model: SwarmModel | undefined;
   let alive = true;
+  /** Set by leave: the machine is final from then on, but the host stays up until its MinerLeft is stored. */
+  let leaving = false;
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finish = resolve));
   let pubTail: Promise<void> = Promise.resolve();
@@ -296,7 +298,11 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
       compute?.drop(f.payload.lease);
     }
     send({ type: "fact", fact: f, view: item.view });
-    if (alive && actor.getSnapshot().status !== "active") void stop();
+    // Removed (timed out or kicked): the machine is final, so the host stops. After a leave the
+    // machine is final too, but leave stops the host itself once its MinerLeft is stored: a fact
+    // delivered between the leave and that append (the feed hands buffered facts over between
+    // microtasks) must not cut it off.
+    if (alive && !leaving && actor.getSnapshot().status !== "active") void stop();
   };
 
   const stopData = await o.data.receive(me, `d-${me.slice(0, 12)}-${session}`, (m) => mail.receive(m));
@@ -328,6 +334,7 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
       return c === undefined || w === undefined ? undefined : viewsOf(c.layout, w);
     },
     leave: async (reason) => {
+      leaving = true;
       send({ type: "leave", reason });
       await new Promise<void>((r) => queueMicrotask(r)); // the reaction's burst joins pubTail first
       await pubTail;
