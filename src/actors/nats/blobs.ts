@@ -14,7 +14,7 @@
 import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { type NatsConnection, RequestError, TimeoutError } from "@nats-io/transport-node";
 import { streams, subjects } from "../../events/subjects.js";
-import { BlobCorrupt, blobRef, type BlobStore, verified } from "../swarm/blob-store.js";
+import { BlobCorrupt, blobRef, type BlobStore, type ReadHint, verified } from "../swarm/blob-store.js";
 import { streamReplicas } from "./connection.js";
 import { ridingThrough } from "./ride-through.js";
 
@@ -195,17 +195,33 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
     return out;
   };
 
-  /** The first copy of `ref` that hashes to its name; BlobCorrupt when only forged ones exist, undefined when none. */
-  const fetch = async (ref: string, depth = 0): Promise<Uint8Array | undefined> => {
+  /**
+   * The first copy of `ref` that hashes to its name; BlobCorrupt when only forged ones exist,
+   * undefined when none. The `hinted` writers' copies are tried first, each one direct read (no
+   * listing of the holders, whose cost grows with every blob the run stored); then, unless `only`,
+   * every other holder.
+   */
+  const fetch = async (ref: string, depth = 0, hinted: readonly string[] = [], only = false): Promise<Uint8Array | undefined> => {
     let forged: BlobCorrupt | undefined;
-    for (const writer of await holders(ref)) {
+    const tryCopy = async (writer: string): Promise<Uint8Array | undefined> => {
       try {
-        const b = await copyOf(writer, ref, depth);
-        if (b !== undefined) return b;
+        return await copyOf(writer, ref, depth);
       } catch (e) {
         if (!(e instanceof BlobCorrupt)) throw e;
         forged ??= e;
         o.onForged?.(e, writer);
+        return undefined;
+      }
+    };
+    for (const writer of hinted) {
+      const b = await tryCopy(writer);
+      if (b !== undefined) return b;
+    }
+    if (!only) {
+      for (const writer of await holders(ref)) {
+        if (hinted.includes(writer)) continue;
+        const b = await tryCopy(writer);
+        if (b !== undefined) return b;
       }
     }
     if (forged !== undefined) throw forged;
@@ -257,10 +273,10 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
   };
 
   /** The cached bytes of `ref`, fetched (and cached) on a miss. */
-  const read = async (ref: string): Promise<Uint8Array | undefined> => {
+  const read = async (ref: string, hint?: ReadHint): Promise<Uint8Array | undefined> => {
     const hit = cache.get(ref);
     if (hit !== undefined) return hit;
-    const b = await fetch(ref);
+    const b = await fetch(ref, 0, hint?.writers);
     if (b !== undefined) remember(ref, b);
     return b;
   };
@@ -272,8 +288,10 @@ export const natsBlobStore = async (nc: NatsConnection, run: string, o: NatsBlob
       if (pending !== undefined) return pending;
       const p = (async () => {
         if (known.has(ref)) return ref;
-        // A copy that reads back (ours, or another writer's: nobody can take it back) is enough.
-        const stored = await fetch(ref).catch((e: unknown) => { if (e instanceof BlobCorrupt) return undefined; throw e; });
+        // A copy that reads back (ours, or another writer's: nobody can take it back) is enough,
+        // looked for among `lookIn` only when given (write keeps a copy already ours either way).
+        const look = po?.lookIn;
+        const stored = look?.length === 0 ? undefined : await fetch(ref, 0, look, look !== undefined).catch((e: unknown) => { if (e instanceof BlobCorrupt) return undefined; throw e; });
         if (stored === undefined) await write(ref, bytes, po?.parts);
         remember(ref, po?.owned === true ? bytes : bytes.slice());
         return ref;

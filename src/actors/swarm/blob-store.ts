@@ -21,8 +21,19 @@ export interface BlobStore {
    * undefined when absent; checked as `get` checks them. For readers of large blobs that only read
    * (a reducer's contributions, a merge's results): a copy per read was most of a merge's garbage.
    */
-  read(ref: string): Promise<Uint8Array | undefined>;
+  read(ref: string, o?: ReadHint): Promise<Uint8Array | undefined>;
   has(ref: string): Promise<boolean>;
+}
+
+export interface ReadHint {
+  /**
+   * Writers expected to hold a copy (a reducer reading a contributor's partition names that
+   * contributor): a store that keeps copies per writer tries theirs first, before listing every
+   * holder (on NATS a listing costs the server a scan of every blob subject of the run, a direct
+   * read of one copy does not). A wrong or forged hint costs a lookup, never a wrong answer: the
+   * bytes are still checked, and the other holders tried.
+   */
+  readonly writers?: readonly string[];
 }
 
 export interface PutOptions {
@@ -37,6 +48,13 @@ export interface PutOptions {
    * bytes. A store that does checks the claim first and stores the bytes themselves when it is false.
    */
   readonly parts?: readonly string[];
+  /**
+   * The only writers whose copy would be reused instead of storing one (a merge result: the
+   * partition's reducers); [] for bytes no other writer holds (a miner's own snapshot). Without it
+   * every holder is looked for (a listing of the run's blob subjects on NATS). Either way the put
+   * is idempotent: a copy this writer stored already is kept as it is.
+   */
+  readonly lookIn?: readonly string[];
 }
 
 /** PutOptions for bytes made for the put (a weights copy, a fresh result): the store keeps them. */
@@ -122,8 +140,8 @@ export const readF32 = async (store: BlobStore, ref: string): Promise<Float32Arr
 };
 
 /** A float32 vector by ref over the store's own bytes (read-only, as readF32), or undefined when it is absent. */
-export const findF32 = async (store: BlobStore, ref: string): Promise<Float32Array | undefined> => {
-  const b = await store.read(ref);
+export const findF32 = async (store: BlobStore, ref: string, hint?: ReadHint): Promise<Float32Array | undefined> => {
+  const b = await store.read(ref, hint);
   return b === undefined ? undefined : ownedF32(b);
 };
 

@@ -6,6 +6,9 @@ import type { ReduceTask } from "../../machines/worker/index.js";
 import { type BlobCorrupt, type BlobMissing, type BlobStore, f32View, findF32, getF32, OWNED, readF32, unlessForged } from "./blob-store.js";
 import type { MinerCompute } from "./compute.js";
 
+/** Put options for bytes only this writer makes (its own snapshot's partitions): no other copy is looked for. */
+const FRESH = { lookIn: [] } as const;
+
 /**
  * Stores a weight snapshot cut into `count` partitions; their refs in order. `snap` must not change
  * meanwhile. As "bf16" (run config v6) the snapshot is first rounded to bfloat16 in place, so the
@@ -14,9 +17,10 @@ import type { MinerCompute } from "./compute.js";
  */
 export const putPartitions = (blobs: BlobStore, snap: Float32Array, count: number, codec: SnapshotCodec = "f32"): Promise<string[]> => {
   const parts = partitionBounds(snap.length, count);
-  if (codec === "f32") return Promise.all(parts.map((q) => blobs.put(f32View(snap.subarray(q.start, q.end)))));
+  // A snapshot is this miner's own: no other writer holds its partitions.
+  if (codec === "f32") return Promise.all(parts.map((q) => blobs.put(f32View(snap.subarray(q.start, q.end)), FRESH)));
   const codes = roundToBf16(snap);
-  return Promise.all(parts.map((q) => blobs.put(bf16Bytes(codes, q), OWNED)));
+  return Promise.all(parts.map((q) => blobs.put(bf16Bytes(codes, q), { ...OWNED, ...FRESH })));
 };
 
 /**
@@ -33,10 +37,13 @@ export const storeSnapshot = async (
   return { refs, bytes: partitionBytesSent(me, partitionBounds(size, p.partitions), p.reducers, snapshotBytesPerValue(codec)) };
 };
 
-/** A contributor's partition as float32: its stored bytes widened from bfloat16, or read as float32 (no copy). */
-const contribution = async (blobs: BlobStore, ref: string, codec: SnapshotCodec): Promise<Float32Array> => {
-  if (codec === "f32") return (await findF32(blobs, ref)) ?? new Float32Array(0);
-  const b = await blobs.read(ref);
+/**
+ * A contributor's partition as float32: its stored bytes widened from bfloat16, or read as float32
+ * (no copy); the contributor's own copy is looked up first.
+ */
+const contribution = async (blobs: BlobStore, ref: string, codec: SnapshotCodec, writer: string): Promise<Float32Array> => {
+  if (codec === "f32") return (await findF32(blobs, ref, { writers: [writer] })) ?? new Float32Array(0);
+  const b = await blobs.read(ref, { writers: [writer] });
   return b === undefined ? new Float32Array(0) : widenBf16(b);
 };
 
@@ -68,12 +75,13 @@ export const fetchResults = async (blobs: BlobStore, size: number, results: read
  */
 export const reducePartition = async (blobs: BlobStore, task: ReduceTask, report: Report, tamper?: (x: Float32Array) => Float32Array): Promise<string> => {
   const all = await Promise.all(task.contributors.map(async (c) => {
-    const data = await unlessForged(contribution(blobs, c.ref, task.codec ?? "f32"), report);
+    const data = await unlessForged(contribution(blobs, c.ref, task.codec ?? "f32", c.miner), report);
     return data === undefined ? undefined : { miner: c.miner, samples: Math.max(1, c.samples), data };
   }));
   const data = all.filter((c) => c !== undefined);
   const result = reduceResult(data, await outerBasis(blobs, task));
-  return blobs.put(f32View(tamper === undefined ? result : tamper(result)), OWNED);
+  // An honest peer reducer's copy of the same result will do (the cross-check compares hashes).
+  return blobs.put(f32View(tamper === undefined ? result : tamper(result)), { ...OWNED, lookIn: task.reducers });
 };
 
 /** What an outer step starts from: the previous result's parameters and momentum, or the initial weights' slice. */

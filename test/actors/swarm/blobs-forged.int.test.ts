@@ -93,6 +93,38 @@ describe("a run's blob store under a hostile client", () => {
     expect((await jsm.streams.info(streams.blobs(run))).state.messages).toBe(before);
   });
 
+  it("with lookIn, looks for a copy to reuse only among those writers ([]: none), and stores once under its own name", async () => {
+    const { run, honest, reader, jsm } = await setup();
+    const bytes = new Uint8Array(3000).map((_, i) => (i * 7) % 251);
+    const ref = await honest.put(bytes);
+    const info = async () => (await jsm.streams.info(streams.blobs(run))).state.messages;
+    const before = await info();
+    // A second writer's fresh put stores its own copy (it did not look), a repeat of it adds nothing.
+    const other = await reader();
+    expect(await other.put(bytes, { lookIn: [] })).toBe(ref);
+    const after = await info();
+    expect(after).toBe(before + 2); // its chunk and its manifest
+    expect(await (await reader()).put(bytes, { lookIn: [] })).toBe(ref);
+    expect(await info()).toBe(after);
+    // Naming the honest writer: its copy is reused, nothing is stored.
+    const third = await natsBlobStore(nc, run, { writer: "third" });
+    expect(await third.put(bytes, { lookIn: [HONEST] })).toBe(ref);
+    expect(await info()).toBe(after);
+  });
+
+  it("reads the hinted writer's copy first, and past a forged one there takes an honest holder's and reports the forger", async () => {
+    const { honest, reader, forge, forgedBy } = await setup();
+    const bytes = Uint8Array.of(2, 7, 1, 8, 2, 8);
+    const ref = await honest.put(bytes);
+    expect(await (await reader()).read(ref, { writers: [HONEST] })).toEqual(bytes);
+    expect(forgedBy).toEqual([]);
+    await forge(ref, Uint8Array.of(0, 0, 0, 0, 0, 0));
+    expect(await (await reader()).read(ref, { writers: [FORGER] })).toEqual(bytes);
+    expect(forgedBy).toEqual([FORGER]);
+    // A hint naming a writer with no copy falls back to the holders.
+    expect(await (await reader()).read(ref, { writers: ["nobody"] })).toEqual(bytes);
+  });
+
   it("fails a put whose own subjects already hold other bytes (someone wrote as this writer: the server needs --secure)", async () => {
     const { honest, forge } = await setup();
     const bytes = Uint8Array.of(3, 1, 4, 1, 5);
