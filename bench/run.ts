@@ -1,7 +1,7 @@
 // `npm run bench -- NAME [args]`: runs bench/NAME.ts, which measures a baseline and Swarmline in
 // one run, prints the figures and writes bench/results/NAME.json.
 const [name, ...args] = process.argv.slice(2);
-const known = ["events", "kernels", "swarm", "attribution", "cluster", "memory", "blobs"];
+const known = ["events", "kernels", "swarm", "attribution", "cluster", "memory", "blobs", "pipeline"];
 if (name === undefined || !known.includes(name)) {
   process.stderr.write(`usage: npm run bench -- <${known.join("|")}> [args]\n`);
   process.exit(2);

@@ -1,0 +1,132 @@
+// `npm run bench -- pipeline [--reps R] [--microbatches M]`: where a microbatch's time goes in the
+// swarm bench's sim (4 miners over 2 stages, the trainer's default GPT, the default merges), and
+// what more microbatches in flight would buy. In one run: the sim at the default in-flight limit
+// (the number of stages) with a feed of its own on the sim's NATS, timing each lease's facts as
+// they reach it (MicrobatchLeased, ActivationsForwarded, LossComputed, GradientsReturned,
+// BackwardCompleted per stage, MicrobatchCompleted: the median of each hop over the leases after
+// the first `skip`); and tokens/s at in-flight 2, 3 and 4, their order rotated each rep, as ratios
+// to the default. Writes bench/results/pipeline.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cryptoReady } from "../src/actors/identity/index.js";
+import { connectNats } from "../src/actors/nats/connection.js";
+import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
+import { startRunFeed } from "../src/actors/swarm/feed.js";
+import { DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL } from "../src/actors/swarm/run-config.js";
+import { runSwarmSim, type SimOptions } from "../src/actors/swarm/sim-run.js";
+import { DEFAULT_CONFIG } from "../src/kernels/model/config.js";
+
+const arg = (args: string[], name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(args[i + 1]) : dflt;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+  return v;
+};
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+/** The swarm bench's headline sim (bench/swarm.ts), at in-flight `inFlight` (undefined: the default). */
+const simOptions = (microbatches: number, inFlight?: number): SimOptions => ({
+  seed: 1, microbatches, miners: 4, gpt: { ...DEFAULT_CONFIG, stages: 2, bottleneck: 3 }, quant: "int8",
+  mergeEvery: DEFAULT_MERGE_EVERY, mergeInterval: DEFAULT_MERGE_INTERVAL, evalEvery: 1_000_000, evalBatches: 1, validator: false,
+  ...(inFlight === undefined ? {} : { maxInFlight: inFlight }),
+});
+
+/** Tokens/s from the first progress report past `skip` completed microbatches to the last completion (as bench/swarm.ts). */
+const tokensPerSecond = async (microbatches: number, skip: number, inFlight?: number): Promise<number> => {
+  const samples: { t: number; tokens: number; completed: number }[] = [];
+  let end: { t: number; tokens: number } | undefined;
+  await runSwarmSim({
+    ...simOptions(microbatches, inFlight),
+    onProgress: (p) => samples.push({ t: performance.now(), tokens: p.tokens, completed: p.completed }),
+    onCompleted: (tokens) => { end = { t: performance.now(), tokens }; },
+  });
+  const first = samples.find((s) => s.completed >= skip && s.completed < microbatches);
+  if (end === undefined || first === undefined) throw new Error("the sim ended without a steady-state sample: raise --microbatches");
+  return (end.tokens - first.tokens) / ((end.t - first.t) / 1000);
+};
+
+/** Hop names in a lease's order (the stage-s BackwardCompleted as BackwardCompleted<s>). */
+const HOPS = ["MicrobatchLeased", "ActivationsForwarded0", "LossComputed", "GradientsReturned1", "BackwardCompleted1", "BackwardCompleted0", "MicrobatchCompleted"] as const;
+
+/** Median ms of each hop of a lease's path, and of the whole path, as a feed of its own sees the facts. */
+const timeline = async (microbatches: number, skip: number): Promise<{ hops: Record<string, number>; total: number; leases: number }> => {
+  const nats = await startEmbeddedNats();
+  const nc = await connectNats(nats.url, "bench-pipeline");
+  const run = "bench-pipeline";
+  const seen = new Map<string, Map<string, number>>();
+  const order: string[] = [];
+  try {
+    const feed = await startRunFeed(nc, run, "bench-pipeline-watch");
+    feed.listen(({ fact }) => {
+      const p = fact.payload as { lease?: string; stage?: number };
+      const lease = fact.type === "MicrobatchLeased" ? fact.id : p.lease;
+      if (lease === undefined) return;
+      const name = fact.type === "ActivationsForwarded" || fact.type === "GradientsReturned" || fact.type === "BackwardCompleted" ? `${fact.type}${p.stage ?? ""}` : fact.type;
+      let at = seen.get(lease);
+      if (at === undefined) {
+        at = new Map();
+        seen.set(lease, at);
+        order.push(lease);
+      }
+      if (!at.has(name)) at.set(name, performance.now());
+    });
+    await runSwarmSim({ ...simOptions(microbatches), run, nats: nats.url });
+    await feed.stop();
+  } finally {
+    await nc.drain().catch(() => undefined);
+    await nats.stop();
+  }
+  const gaps: number[][] = HOPS.slice(1).map(() => []);
+  const totals: number[] = [];
+  for (const lease of order.slice(skip)) {
+    const at = seen.get(lease) as Map<string, number>;
+    const ts = HOPS.map((h) => at.get(h));
+    if (ts.some((t) => t === undefined)) continue; // reissued, or a path this bench does not time
+    for (let i = 1; i < HOPS.length; i++) (gaps[i - 1] as number[]).push((ts[i] as number) - (ts[i - 1] as number));
+    totals.push((ts[HOPS.length - 1] as number) - (ts[0] as number));
+  }
+  const hops: Record<string, number> = {};
+  HOPS.slice(1).forEach((h, i) => { hops[`${HOPS[i]} -> ${h}`] = +median(gaps[i] as number[]).toFixed(1); });
+  return { hops, total: +median(totals).toFixed(1), leases: totals.length };
+};
+
+export const run = async (args: string[]): Promise<void> => {
+  await cryptoReady();
+  const reps = arg(args, "reps", 3);
+  const microbatches = arg(args, "microbatches", 80);
+  const skip = 20;
+  const line = await timeline(microbatches, skip);
+  process.stdout.write(`a lease's path at the default in-flight (median of ${line.leases} leases, ms): ${JSON.stringify(line.hops)}; whole path ${line.total} ms\n`);
+  const settings = [undefined, 3, 4] as const;
+  const tps = new Map<string, number[]>(settings.map((k) => [String(k ?? 2), []]));
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < settings.length; i++) {
+      const k = settings[(i + r) % settings.length];
+      const v = await tokensPerSecond(microbatches, skip, k);
+      tps.get(String(k ?? 2))?.push(v);
+      process.stdout.write(`rep ${r + 1}, in-flight ${k ?? "2 (default)"}: ${Math.round(v)} tok/s\n`);
+    }
+  }
+  const base = median(tps.get("2") as number[]);
+  const result = {
+    bench: "pipeline",
+    ratios: {
+      in_flight_3_vs_default: +(median(tps.get("3") as number[]) / base).toFixed(3),
+      in_flight_4_vs_default: +(median(tps.get("4") as number[]) / base).toFixed(3),
+    },
+    figures: {
+      sim: { miners: 4, stages: 2, microbatches, skip, defaultInFlight: 2, mergeEvery: DEFAULT_MERGE_EVERY, mergeInterval: DEFAULT_MERGE_INTERVAL },
+      leasePathMs: line,
+      tokensPerSecond: Object.fromEntries([...tps].map(([k, v]) => [k, v.map(Math.round)])),
+    },
+  };
+  process.stdout.write(`${JSON.stringify(result.ratios)}\n`);
+  const out = new URL("./results/", import.meta.url);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(new URL("pipeline.json", out), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write("wrote bench/results/pipeline.json\n");
+};
