@@ -133,8 +133,8 @@ export const getF32 = async (store: BlobStore, ref: string): Promise<Float32Arra
 };
 
 /** A float32 vector by ref over the store's own bytes (BlobStore.read: the caller must not change it); throws when it is absent. */
-export const readF32 = async (store: BlobStore, ref: string): Promise<Float32Array> => {
-  const b = await store.read(ref);
+export const readF32 = async (store: BlobStore, ref: string, hint?: ReadHint): Promise<Float32Array> => {
+  const b = await store.read(ref, hint);
   if (b === undefined) throw new BlobMissing({ ref, message: `blob ${ref} is not in the store` });
   return ownedF32(b);
 };

@@ -52,15 +52,19 @@ const contribution = async (blobs: BlobStore, ref: string, codec: SnapshotCodec,
  * under an outer rule the parameter half of the result); undefined for skipped partitions and
  * results of the wrong size, and for a result whose stored bytes are not its hash or that is not in
  * the store (given to `report`): the miner keeps that partition's own values rather than stop.
+ * `writersOf(i)`: who is expected to hold result i (the reducers that agreed on it), read first.
  */
 type Report = (e: BlobCorrupt | BlobMissing) => void;
-export const fetchResults = async (blobs: BlobStore, size: number, results: readonly (string | null)[], outer: boolean, report: Report): Promise<(Float32Array | undefined)[]> => {
+export const fetchResults = async (
+  blobs: BlobStore, size: number, results: readonly (string | null)[], outer: boolean, report: Report,
+  writersOf: (partition: number) => readonly string[] = () => [],
+): Promise<(Float32Array | undefined)[]> => {
   const parts = partitionBounds(size, results.length);
   return Promise.all(results.map(async (h, i) => {
     const q = parts[i];
     if (h === null || q === undefined) return undefined;
     // Read-only from here on (the adopting miner copies what it keeps), so no copy of the store's.
-    const x = await unlessForged(readF32(blobs, h), report, true);
+    const x = await unlessForged(readF32(blobs, h, { writers: writersOf(i) }), report, true);
     return x === undefined ? undefined : resultParams(x, q.end - q.start, outer);
   }));
 };

@@ -103,6 +103,12 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finish = resolve));
   let pubTail: Promise<void> = Promise.resolve();
+  /**
+   * The reducers that agreed on each accepted result (PartitionAccepted), by merge: the copies this
+   * miner reads a result from first (a hint; every copy is still checked), dropped once applied or
+   * when another stage's merge completes.
+   */
+  const resultWriters = new Map<string, Map<number, readonly string[]>>();
 
   const actor = createActor(workerMachine, { input: { me, session, throughput: o.throughput ?? 1 } });
   const send = (e: WorkerEvent): void => {
@@ -254,7 +260,8 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
         // Results are fetched, blended into the weights in the worker's order (atomic with this
         // miner's steps) and the new weights stored.
         return beside(async (c) => {
-          const got = await fetchResults(o.blobs, c.layout.size, p.results, p.outer, reportBlob);
+          const got = await fetchResults(o.blobs, c.layout.size, p.results, p.outer, reportBlob, (i) => resultWriters.get(p.merge)?.get(i) ?? []);
+          resultWriters.delete(p.merge);
           const w = await c.adopt(p.merge, got, p.overlap);
           if (w === undefined) return;
           // An overlapped merge whose partitions were all accepted has its results, end to end, as
@@ -293,6 +300,11 @@ export const startMinerHost = async (o: MinerHostOptions): Promise<MinerHost> =>
 
   const onFact = (item: FeedItem): void => {
     const f = item.fact;
+    if (f.type === "PartitionAccepted") {
+      const byPartition = resultWriters.get(f.payload.merge) ?? new Map<number, readonly string[]>();
+      byPartition.set(f.payload.partition, f.payload.reducers);
+      resultWriters.set(f.payload.merge, byPartition);
+    } else if (f.type === "MergeCompleted" && f.payload.stage !== compute?.stage) resultWriters.delete(f.payload.merge);
     if (f.type === "MicrobatchCompleted" || f.type === "MicrobatchReissued") {
       mail.close(f.payload.lease);
       compute?.drop(f.payload.lease);

@@ -146,6 +146,18 @@ describe("a run's blob store under a hostile client", () => {
     expect(reported).toEqual([bad]);
   });
 
+  it("reads each result from the reducers named for it first, and past a forged copy there from an honest holder", async () => {
+    const { honest, reader, forge, forgedBy } = await setup();
+    const a = await putF32(honest, Float32Array.of(5, 6));
+    const b = await putF32(honest, Float32Array.of(7, 8));
+    await forge(b, f32ToBytes(Float32Array.of(0, 0)));
+    const reported: string[] = [];
+    const got = await fetchResults(await reader(), 4, [a, b], false, (e) => reported.push(e.ref), (i) => (i === 0 ? [HONEST] : [FORGER]));
+    expect(got.map((x) => (x === undefined ? undefined : [...x]))).toEqual([[5, 6], [7, 8]]);
+    expect(forgedBy).toEqual([FORGER]);
+    expect(reported).toEqual([]);
+  });
+
   it("keeps a merge going past a missing result: that partition stays local and the loss is reported", async () => {
     const { honest, reader } = await setup();
     const good = await putF32(honest, Float32Array.of(1, 2));
