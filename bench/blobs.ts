@@ -12,13 +12,7 @@ import { natsBlobStore } from "../src/actors/nats/blobs.js";
 import { connectNats } from "../src/actors/nats/connection.js";
 import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
 import { streams, subjects } from "../src/events/subjects.js";
-
-const arg = (args: string[], name: string, dflt: number): number => {
-  const i = args.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(args[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
-  return v;
-};
+import { arg } from "./events.js";
 
 const SIZES = [1_000, 10_000, 50_000] as const;
 /** A merge partition of the default model as bfloat16: 1.7 MB / 8 partitions / 2. */

@@ -13,41 +13,11 @@ import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
 import { startRunFeed } from "../src/actors/swarm/feed.js";
 import { DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL } from "../src/actors/swarm/run-config.js";
 import { runSwarmSim, type SimOptions } from "../src/actors/swarm/sim-run.js";
-import { DEFAULT_CONFIG } from "../src/kernels/model/config.js";
+import { arg } from "./events.js";
+import { median, swarm, swarmOptions } from "./swarm.js";
 
-const arg = (args: string[], name: string, dflt: number): number => {
-  const i = args.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(args[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
-  return v;
-};
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
-/** The swarm bench's headline sim (bench/swarm.ts), at in-flight `inFlight` (undefined: the default). */
-const simOptions = (microbatches: number, inFlight?: number): SimOptions => ({
-  seed: 1, microbatches, miners: 4, gpt: { ...DEFAULT_CONFIG, stages: 2, bottleneck: 3 }, quant: "int8",
-  mergeEvery: DEFAULT_MERGE_EVERY, mergeInterval: DEFAULT_MERGE_INTERVAL, evalEvery: 1_000_000, evalBatches: 1, validator: false,
-  ...(inFlight === undefined ? {} : { maxInFlight: inFlight }),
-});
-
-/** Tokens/s from the first progress report past `skip` completed microbatches to the last completion (as bench/swarm.ts). */
-const tokensPerSecond = async (microbatches: number, skip: number, inFlight?: number): Promise<number> => {
-  const samples: { t: number; tokens: number; completed: number }[] = [];
-  let end: { t: number; tokens: number } | undefined;
-  await runSwarmSim({
-    ...simOptions(microbatches, inFlight),
-    onProgress: (p) => samples.push({ t: performance.now(), tokens: p.tokens, completed: p.completed }),
-    onCompleted: (tokens) => { end = { t: performance.now(), tokens }; },
-  });
-  const first = samples.find((s) => s.completed >= skip && s.completed < microbatches);
-  if (end === undefined || first === undefined) throw new Error("the sim ended without a steady-state sample: raise --microbatches");
-  return (end.tokens - first.tokens) / ((end.t - first.t) / 1000);
-};
+/** The swarm bench's headline sim at the default merges (bench/swarm.ts). */
+const headline = (microbatches: number): SimOptions => swarmOptions(microbatches, DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL);
 
 /** Hop names in a lease's order (the stage-s BackwardCompleted as BackwardCompleted<s>). */
 const HOPS = ["MicrobatchLeased", "ActivationsForwarded0", "LossComputed", "GradientsReturned1", "BackwardCompleted1", "BackwardCompleted0", "MicrobatchCompleted"] as const;
@@ -74,7 +44,7 @@ const timeline = async (microbatches: number, skip: number): Promise<{ hops: Rec
       }
       if (!at.has(name)) at.set(name, performance.now());
     });
-    await runSwarmSim({ ...simOptions(microbatches), run, nats: nats.url });
+    await runSwarmSim({ ...headline(microbatches), run, nats: nats.url });
     await feed.stop();
   } finally {
     await nc.drain().catch(() => undefined);
@@ -106,7 +76,7 @@ export const run = async (args: string[]): Promise<void> => {
   for (let r = 0; r < reps; r++) {
     for (let i = 0; i < settings.length; i++) {
       const k = settings[(i + r) % settings.length];
-      const v = await tokensPerSecond(microbatches, skip, k);
+      const v = (await swarm(microbatches, skip, DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL, k === undefined ? {} : { maxInFlight: k })).tps;
       tps.get(String(k ?? 2))?.push(v);
       process.stdout.write(`rep ${r + 1}, in-flight ${k ?? "2 (default)"}: ${Math.round(v)} tok/s\n`);
     }

@@ -26,13 +26,7 @@ import { DEFAULT_TRAIN } from "../src/kernels/train/options.js";
 import { poolRun } from "../src/kernels/train/pool-run.js";
 import { train } from "../src/kernels/train/trainer.js";
 import { mergeTraffic, partitionBounds, snapshotBytesPerValue } from "../src/machines/protocol/index.js";
-
-const arg = (args: string[], name: string, dflt: number): number => {
-  const i = args.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(args[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
-  return v;
-};
+import { arg } from "./events.js";
 
 /**
  * Backward passes per stage between merges in the headline throughput figure, and how they are
@@ -76,18 +70,24 @@ const monolithic = async (steps: number, skip: number, threads: number): Promise
   }
 };
 
+/** The throughput sim: 4 miners over 2 stages of MODEL (b = 3, int8 boundaries), merging as given. */
+export const swarmOptions = (microbatches: number, mergeEvery: number, mergeInterval: MergeInterval): SimOptions => ({
+  // No validator: its re-execution would share these 2 cores with the miners it checks (on a
+  // real deployment it runs elsewhere), and the figures stay comparable with earlier runs.
+  seed: 1, microbatches, miners: 4, gpt: { ...MODEL, stages: 2, bottleneck: 3 }, quant: "int8", mergeEvery, mergeInterval, evalEvery: 1_000_000, evalBatches: 1, validator: false,
+});
+
 /**
  * Swarm tokens/s: a sim's completed tokens between the first progress report past `skip`
  * microbatches and the last microbatch's completion (the final validation and the teardown of the
  * miners, kernel pool and embedded NATS are not training, as the trainer's final validation is not).
+ * `extra`: settings over the bench's (another in-flight limit, say).
  */
-const swarm = async (microbatches: number, skip: number, mergeEvery: number, mergeInterval: MergeInterval): Promise<SwarmRep> => {
+export const swarm = async (microbatches: number, skip: number, mergeEvery: number, mergeInterval: MergeInterval, extra: Partial<SimOptions> = {}): Promise<SwarmRep> => {
   const samples: { t: number; tokens: number; completed: number }[] = [];
   let end: { t: number; tokens: number } | undefined;
   const r = await runSwarmSim({
-    // No validator: its re-execution would share these 2 cores with the miners it checks (on a
-    // real deployment it runs elsewhere), and the figures stay comparable with earlier runs.
-    seed: 1, microbatches, miners: 4, gpt: { ...MODEL, stages: 2, bottleneck: 3 }, quant: "int8", mergeEvery, mergeInterval, evalEvery: 1_000_000, evalBatches: 1, validator: false,
+    ...swarmOptions(microbatches, mergeEvery, mergeInterval), ...extra,
     onProgress: (p) => samples.push({ t: performance.now(), tokens: p.tokens, completed: p.completed }),
     onCompleted: (tokens) => { end = { t: performance.now(), tokens }; },
   });
@@ -195,7 +195,7 @@ const convergence = async (seed: number): Promise<{ swarm: number; sameModel: nu
   }
 };
 
-const median = (xs: readonly number[]): number => {
+export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;

@@ -3,10 +3,11 @@
 // overlap base is exactly what its reducers read: adopting a result as result + (weights now −
 // base) leaves its own rounding residual in its own weights instead of losing it. Half the bytes
 // of a float32 snapshot; results stay float32.
+import type { Schedule } from "../../events/swarm/index.js";
 import type { Partition } from "./partitions.js";
 
-/** How a run's merge snapshots are encoded (run config v6; every earlier run sent float32). */
-export type SnapshotCodec = "f32" | "bf16";
+/** How a run's merge snapshots are encoded (run config v6's schedule; every earlier run sent float32). */
+export type SnapshotCodec = NonNullable<Schedule["snapshotCodec"]>;
 
 /** Bytes one snapshot value takes under `codec`. */
 export const snapshotBytesPerValue = (codec: SnapshotCodec): number => (codec === "bf16" ? 2 : 4);
