@@ -71,7 +71,11 @@ export const natsServerAvailable = (): boolean => {
   return r.error === undefined && r.status === 0;
 };
 
-/** A free TCP port on 127.0.0.1, chosen by the OS (so never a fixed one like 4222). */
+// The ports this process has handed out: the OS may offer a released port again before the server
+// it was chosen for has bound it (the three route ports of a cluster are chosen before any node starts).
+const handedOut = new Set<number>();
+
+/** A free TCP port on 127.0.0.1, chosen by the OS (so never a fixed one like 4222), and never one this process was handed already. */
 export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const srv = createServer();
@@ -80,9 +84,22 @@ export const freePort = (): Promise<number> =>
     srv.listen(0, "127.0.0.1", () => {
       const addr = srv.address();
       const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => (port === 4222 ? freePort().then(resolve, reject) : resolve(port)));
+      srv.close(() => {
+        if (port === 4222 || handedOut.has(port)) return void freePort().then(resolve, reject);
+        handedOut.add(port);
+        resolve(port);
+      });
     });
   });
+
+/**
+ * True when a server failed because one of its ports was taken between its choice and the bind (by
+ * another process, or by an outgoing connection's ephemeral port): starting again on fresh ports helps.
+ */
+export const portTaken = (e: unknown): boolean => e instanceof NatsServerFailed && e.message.includes("address already in use");
+
+/** How many times a start on chosen free ports is tried when one of them was taken meanwhile. */
+export const PORT_ATTEMPTS = 4;
 
 // Every live server, so that the parent's exit or a signal can stop them all.
 const live = new Set<LiveServer>();
@@ -145,6 +162,18 @@ const healthy = async (monitorPort: number): Promise<boolean> => {
  */
 export const startEmbeddedNats = async (options: EmbeddedNatsOptions = {}): Promise<EmbeddedNats> => {
   if (!natsServerAvailable()) throw new NatsServerMissing({ message: INSTALL_HINT });
+  // A cluster node's route port is the caller's: the cluster retries on fresh ports itself.
+  const ownPorts = options.port === undefined && options.cluster === undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (e) {
+      if (!ownPorts || attempt >= PORT_ATTEMPTS || !portTaken(e)) throw e;
+    }
+  }
+};
+
+const startOnce = async (options: EmbeddedNatsOptions): Promise<EmbeddedNats> => {
   const port = options.port ?? (await freePort());
   const monitorPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "swarmline-nats-"));

@@ -2,13 +2,14 @@
 // clean stop, cleanup when the parent exits or is signalled, and a helpful missing-binary error.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
 import { connectNats } from "../../../src/actors/nats/connection.js";
-import { NatsServerMissing, startEmbeddedNats } from "../../../src/actors/nats/embedded.js";
+import { NatsServerFailed, NatsServerMissing, freePort, portTaken, startEmbeddedNats } from "../../../src/actors/nats/embedded.js";
 import { withNatsServer } from "../../../src/actors/nats/testing.js";
 
 const alive = (pid: number): boolean => {
@@ -60,6 +61,22 @@ describe("embedded nats-server", () => {
         expect(a.storeDir).not.toBe(b.storeDir);
       });
     });
+  });
+
+  it("reports a port taken before the server bound it as portTaken (what a start on chosen ports retries), and hands out no port twice", async () => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
+    const taken = (holder.address() as AddressInfo).port;
+    try {
+      const err: unknown = await startEmbeddedNats({ port: taken }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NatsServerFailed);
+      expect(portTaken(err)).toBe(true);
+      expect(portTaken(new NatsServerFailed({ message: "nats-server did not become healthy" }))).toBe(false);
+    } finally {
+      holder.close();
+    }
+    const ports = await Promise.all(Array.from({ length: 64 }, () => freePort()));
+    expect(new Set(ports).size).toBe(64);
   });
 
   it("says how to install nats-server when it is not on PATH", async () => {
