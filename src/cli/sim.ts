@@ -8,6 +8,7 @@ import { ADVERSARY_KINDS, type AdversaryKind } from "../actors/swarm/adversary.j
 import { runDeterministicSim } from "../actors/swarm/det-run.js";
 import { type KillAt, runSwarmSim, type SimOptions, type SimProgress } from "../actors/swarm/sim-run.js";
 import type { CpuUse } from "../actors/swarm/cpu.js";
+import { phaseLine } from "../actors/swarm/phases.js";
 import type { MergeInterval } from "../events/swarm/index.js";
 import type { SnapshotCodec } from "../machines/protocol/index.js";
 import type { WireDtype } from "../kernels/codec/format.js";
@@ -208,7 +209,7 @@ export const registerSim = (program: Command): void => {
     .option("--config <file>", "run.json: settings named like the flags, camelCased (e.g. {\"stages\": 2, \"dModel\": 64, \"mergeEvery\": 12}), as `orchestrate --config` reads; flags on the command line override it")
     .option("--journal <dir>", "keep every actor's journal of stored facts here (DIR/RUN/HOTKEY.jsonl; default a temporary directory removed at the end); lost facts are refilled from them")
     .option("--head <file>", "append the orchestrator's signed log heads to FILE at every scoring window and at completion (`log verify --head FILE` then catches a log cut at its end)")
-    .option("--json <file>", "write {runId, steps, tokens, tokensPerSecond, valBpb, lossCurve, compressionRatio, merges, microbatches, events, scores, adversaries, validator, cpu}")
+    .option("--json <file>", "write {runId, steps, tokens, tokensPerSecond, valBpb, lossCurve, compressionRatio, merges, microbatches, events, scores, adversaries, validator, cpu, phases}")
     .action(async (flags: Flags, cmd: Command) => {
       const { flags: f, extra } = withRunFile(flags, (name) => cmd.getOptionValueSource(name) === "cli");
       checkDeterministic(f);
@@ -236,6 +237,7 @@ export const registerSim = (program: Command): void => {
         compressionRatio: r.compressionRatio, merges: r.merges, microbatches: r.microbatches, events: r.events,
         scores: Object.fromEntries(Object.entries(r.scores).map(([m, x]) => [m, { contribution: x.contribution, ci: x.ci, flagged: x.flagged, weight: x.weight, reasons: x.reasons, spotChecks: x.spotChecks }])),
         adversaries: r.adversaries, ...(r.validator === undefined ? {} : { validator: r.validator }), ...(r.cpu === undefined ? {} : { cpu: r.cpu }),
+        ...(r.phases === undefined ? {} : { phases: r.phases }),
       };
       if (f.json !== undefined) writeFileSync(f.json, `${JSON.stringify(out)}\n`);
       process.stdout.write(
@@ -244,6 +246,7 @@ export const registerSim = (program: Command): void => {
           `microbatches issued ${r.microbatches.issued} completed ${r.microbatches.completed} reissued ${r.microbatches.reissued} lost ${r.microbatches.lost}, ${r.events} events\n`,
       );
       if (r.cpu !== undefined) process.stdout.write(`  cpu while training: ${cpuLine(r.cpu)}\n`);
+      if (r.phases !== undefined) process.stdout.write(`  wall ms by phase (medians, as the feed saw the facts): ${phaseLine(r.phases)}\n`);
       for (const [m, x] of Object.entries(r.scores))
         if (x.flagged || r.adversaries.includes(m))
           process.stdout.write(`  ${r.adversaries.includes(m) ? "adversary" : "miner"} ${m.slice(0, 10)}: ${x.flagged ? `flagged (${x.reasons.join(", ")})` : "NOT flagged"}, weight ${(100 * x.weight).toFixed(2)}%\n`);

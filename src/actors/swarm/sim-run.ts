@@ -22,6 +22,7 @@ import { StageKernels } from "./stage-kernels.js";
 import { validationBpb, valBatches } from "./evaluate.js";
 import { startHeadAnchors } from "./anchor.js";
 import { cpuMeter, type CpuUse } from "./cpu.js";
+import { phaseTimer, type PhaseTimes } from "./phases.js";
 import { type FactJournal, type ServedJournal, serveJournal } from "./journal.js";
 import { type RunFeed, startRunFeed } from "./feed.js";
 import { startMinerHost, type MinerHost, type MinerHostOptions } from "./miner-host.js";
@@ -125,6 +126,8 @@ export interface SimResult {
   readonly validator?: string;
   /** CPU used while it trained (the span tokensPerSecond is timed over), its own nats-servers' as childSeconds. */
   readonly cpu?: CpuUse;
+  /** Wall time by phase as the sim's feed saw the facts: each lease's path, each stage merge (live sims only). */
+  readonly phases?: PhaseTimes;
 }
 
 /** Runs a swarm to completion and reports it. */
@@ -192,6 +195,8 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
     // a cluster, where each start creates replicated consumers, a short run can end before them).
     let started: number | undefined;
     let meter: ReturnType<typeof cpuMeter> | undefined;
+    const phases = phaseTimer();
+    feed.listen(({ fact }) => phases.observe(fact, performance.now()));
     const unlistenStart = feed.listen(({ fact }) => {
       if (fact.type === "MicrobatchLeased") {
         started = performance.now();
@@ -355,6 +360,7 @@ export const runSwarmSim = async (o: SimOptions): Promise<SimResult> => {
       adversaries: [...adversary.keys()].sort((a, b) => a - b).map((i) => addresses[i] as string),
       ...(validator === undefined ? {} : { validator: validator.id }),
       ...(cpu === undefined ? {} : { cpu }),
+      phases: phases.summary(),
     };
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);

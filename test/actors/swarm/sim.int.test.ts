@@ -27,6 +27,7 @@ type SimJson = {
   scores: Record<string, { contribution: number; ci: [number, number]; flagged: boolean; weight: number; reasons: string[]; spotChecks: { passed: number; failed: number } }>;
   adversaries: string[]; validator?: string;
   cpu: { userSeconds: number; systemSeconds: number; childSeconds: number | null; wallSeconds: number; cores: number };
+  phases: { leases: number; lease: { name: string; medianMs: number }[]; merges: number; mergeMedianMs: number; mergeP90Ms: number };
 };
 
 const factsOf = (lines: string[]): SwarmFact[] => {
@@ -63,12 +64,19 @@ describe("swarmline sim", () => {
   it("trains 8 miners over 3 stages with merges, losing and double-counting nothing, in a log that verifies and replays", { retry: 1 }, async () => {
     const { code, json, lines } = await sim("eight", ["--miners", "8", "--steps", "40", "--merge-every", "6"]);
     expect(code, problems()).toBe(0);
-    expect(Object.keys(json).sort()).toEqual(["adversaries", "compressionRatio", "cpu", "events", "lossCurve", "merges", "microbatches", "runId", "scores", "steps", "tokens", "tokensPerSecond", "valBpb", "validator"]);
+    expect(Object.keys(json).sort()).toEqual(["adversaries", "compressionRatio", "cpu", "events", "lossCurve", "merges", "microbatches", "phases", "runId", "scores", "steps", "tokens", "tokensPerSecond", "valBpb", "validator"]);
     expect(json.microbatches).toEqual({ issued: 40, completed: 40, reissued: 0, lost: 0 });
     // CPU while training: the sim's own (kernels included); a server given by --nats is not its own to measure.
     expect(json.cpu.userSeconds).toBeGreaterThan(0);
     expect(json.cpu.childSeconds).toBeNull();
     expect(json.cpu.cores).toBeCloseTo((json.cpu.userSeconds + json.cpu.systemSeconds) / json.cpu.wallSeconds, 6);
+    // Wall time by phase: every completed lease timed along its 3-stage path, ending at its completion; every merge.
+    expect(json.phases.leases).toBe(40);
+    expect(json.phases.lease.map((m) => m.name).sort()).toEqual(["ActivationsForwarded0", "ActivationsForwarded1", "BackwardCompleted0", "BackwardCompleted1", "BackwardCompleted2", "GradientsReturned1", "GradientsReturned2", "LossComputed", "MicrobatchCompleted"]);
+    expect(json.phases.lease.at(-1)?.name).toBe("MicrobatchCompleted");
+    expect(json.phases.lease.every((m, i, all) => m.medianMs > 0 && (i === 0 || m.medianMs >= (all[i - 1] as { medianMs: number }).medianMs))).toBe(true);
+    expect(json.phases.merges).toBe(json.merges.done);
+    expect(json.phases.mergeP90Ms).toBeGreaterThanOrEqual(json.phases.mergeMedianMs);
     // Merges go on all run long (~6 per stage), not only the first round: a miner still loading one
     // merge's result takes part in the next one once the load lands.
     expect(json.merges.done).toBeGreaterThanOrEqual(9);
