@@ -99,12 +99,15 @@ export const swarm = async (microbatches: number, skip: number, mergeEvery: numb
   const per1k = (s: number): number => s / (r.tokens / 1000);
   return {
     tps: (end.tokens - first.tokens) / ((end.t - first.t) / 1000), reissued: r.microbatches.reissued, merges: r.merges.done,
+    // The sim's wall time by phase (its summary's): a lease's whole path and a stage merge, medians in ms.
+    leasePathMs: r.phases?.lease.find((m) => m.name === "MicrobatchCompleted")?.medianMs ?? Number.NaN,
+    mergeMs: r.phases?.mergeMedianMs ?? Number.NaN,
     cpu: { sim: per1k(r.cpu.userSeconds + r.cpu.systemSeconds), system: per1k(r.cpu.systemSeconds), natsServer: per1k(r.cpu.childSeconds) },
   };
 };
 
 /** One timed swarm: tokens/s, and CPU core-seconds per 1,000 tokens (the sim's, its kernel part, its nats-server's). */
-type SwarmRep = { tps: number; reissued: number; merges: number; cpu: { sim: number; system: number; natsServer: number } };
+type SwarmRep = { tps: number; reissued: number; merges: number; leasePathMs: number; mergeMs: number; cpu: { sim: number; system: number; natsServer: number } };
 
 /** Per-participant bytes sent in each merge ÷ stage bytes, from a run's log (the hosts' own accounting). */
 const mergeRatios = (facts: readonly SwarmFact[]): { measured: number[]; protocol: number[]; participants: number[] } => {
@@ -239,7 +242,7 @@ export const run = async (args: string[]): Promise<void> => {
     for (const [k, { every, interval }] of [...order.slice(i % order.length), ...order.slice(0, i % order.length)]) {
       const r = await swarm(microbatches, 8, every, interval);
       sw[k]?.push(r);
-      log(`swarm rep ${i + 1}, merge every ${k}: ${r.tps.toFixed(0)} tok/s (merges ${r.merges}, reissued ${r.reissued}; core-s per 1k tokens: sim ${r.cpu.sim.toFixed(3)}, nats-server ${r.cpu.natsServer.toFixed(3)})`);
+      log(`swarm rep ${i + 1}, merge every ${k}: ${r.tps.toFixed(0)} tok/s (merges ${r.merges}, reissued ${r.reissued}; core-s per 1k tokens: sim ${r.cpu.sim.toFixed(3)}, nats-server ${r.cpu.natsServer.toFixed(3)}; median ms: a lease ${r.leasePathMs.toFixed(0)}, a merge ${r.mergeMs.toFixed(0)})`);
     }
   }
   const bestMono = Math.max(...mono);
@@ -280,6 +283,9 @@ export const run = async (args: string[]): Promise<void> => {
       swarm_vs_monolithic_by_merge_every: Object.fromEntries(Object.keys(settings).map((k) => [k, r3(best(k) / bestMono)])),
       swarm_tokens_per_s_by_merge_every: Object.fromEntries(Object.entries(sw).map(([k, v]) => [k, v.map((s) => Math.round(s.tps))])),
       merges_per_run_by_merge_every: Object.fromEntries(Object.entries(sw).map(([k, v]) => [k, v.map((s) => s.merges)])),
+      // Per rep, the sim's medians in wall ms (its summary's phases): a lease from MicrobatchLeased to MicrobatchCompleted, a stage merge from MergeStarted to MergeCompleted (null: none).
+      lease_path_ms_by_merge_every: Object.fromEntries(Object.entries(sw).map(([k, v]) => [k, v.map((s) => Math.round(s.leasePathMs))])),
+      merge_wall_ms_by_merge_every: Object.fromEntries(Object.entries(sw).map(([k, v]) => [k, v.map((s) => (Number.isNaN(s.mergeMs) ? null : Math.round(s.mergeMs)))])),
       // CPU core-seconds per 1,000 tokens, per rep: the sim process (kernel workers included; `system` its kernel share) and its nats-server.
       swarm_cpu_per_1k_tokens_by_merge_every: Object.fromEntries(Object.entries(sw).map(([k, v]) => [k, v.map((s) => ({ sim: r3(s.cpu.sim), system: r3(s.cpu.system), nats_server: r3(s.cpu.natsServer) }))])),
       monolithic_reps_tokens_per_s_by_threads: monoByThreads,
