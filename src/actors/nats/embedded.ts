@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect, Schema } from "effect";
@@ -40,7 +40,24 @@ export interface EmbeddedNatsOptions {
   readonly serverName?: string;
   /** Joins a cluster: its name, this node's route port on loopback, and every node's route port. */
   readonly cluster?: { readonly name: string; readonly port: number; readonly routes: readonly number[] };
+  /**
+   * Cores the server's Go runtime may run on at once (its GOMAXPROCS); default embeddedMaxProcs():
+   * half the machine's, at least 1, or the GOMAXPROCS of this process's environment when set.
+   */
+  readonly maxProcs?: number;
 }
+
+/**
+ * An embedded server shares its machine with the swarm it serves (the sim's miners, their kernel
+ * workers): it gets half the cores, at least one. With every core (Go's default) its idle
+ * processors spin looking for work between bursts, CPU the miners' kernels then lack: on 2 cores
+ * a sim's server used ~20% less CPU per token with 1 (docs/BENCHMARKS.md "swarm"). GOMAXPROCS in
+ * this process's environment wins, as it would for a server started by hand.
+ */
+export const embeddedMaxProcs = (): number => {
+  const env = Number(process.env.GOMAXPROCS);
+  return Number.isInteger(env) && env >= 1 ? env : Math.max(1, Math.floor(availableParallelism() / 2));
+};
 
 /** A running embedded server. `stop()` is idempotent and resolves once the process is gone. */
 export interface EmbeddedNats {
@@ -237,7 +254,8 @@ interface LiveServer { child: ChildProcess; readonly dir: string }
 const stderrTails = new WeakMap<ChildProcess, () => string>();
 
 const launchChild = (args: readonly string[], options: EmbeddedNatsOptions): ChildProcess => {
-  const child = spawn("nats-server", args, { stdio: options.inheritOutput === true ? "inherit" : ["ignore", "ignore", "pipe"] });
+  const env = { ...process.env, GOMAXPROCS: String(options.maxProcs ?? embeddedMaxProcs()) };
+  const child = spawn("nats-server", args, { env, stdio: options.inheritOutput === true ? "inherit" : ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (b: Buffer) => {
     stderr = (stderr + b.toString()).slice(-4000);

@@ -3,13 +3,14 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
 import { connectNats } from "../../../src/actors/nats/connection.js";
-import { NatsServerFailed, NatsServerMissing, freePort, portTaken, startEmbeddedNats } from "../../../src/actors/nats/embedded.js";
+import { NatsServerFailed, NatsServerMissing, embeddedMaxProcs, freePort, portTaken, startEmbeddedNats } from "../../../src/actors/nats/embedded.js";
 import { withNatsServer } from "../../../src/actors/nats/testing.js";
 
 const alive = (pid: number): boolean => {
@@ -77,6 +78,29 @@ describe("embedded nats-server", () => {
     }
     const ports = await Promise.all(Array.from({ length: 64 }, () => freePort()));
     expect(new Set(ports).size).toBe(64);
+  });
+
+  it("runs the server's Go runtime on half the cores (at least 1) unless told otherwise, so it leaves the swarm's kernels their share", async () => {
+    const gomaxprocs = async (s: { monitorPort: number }): Promise<number> =>
+      ((await (await fetch(`http://127.0.0.1:${s.monitorPort}/varz`)).json()) as { gomaxprocs: number }).gomaxprocs;
+    const saved = process.env.GOMAXPROCS;
+    delete process.env.GOMAXPROCS;
+    try {
+      expect(embeddedMaxProcs()).toBe(Math.max(1, Math.floor(availableParallelism() / 2)));
+      const byDefault = await startEmbeddedNats();
+      const two = await startEmbeddedNats({ maxProcs: 2 });
+      try {
+        expect(await gomaxprocs(byDefault)).toBe(embeddedMaxProcs());
+        expect(await gomaxprocs(two)).toBe(2);
+      } finally {
+        await Promise.all([byDefault.stop(), two.stop()]);
+      }
+      process.env.GOMAXPROCS = "3"; // as for a server started by hand
+      expect(embeddedMaxProcs()).toBe(3);
+    } finally {
+      if (saved === undefined) delete process.env.GOMAXPROCS;
+      else process.env.GOMAXPROCS = saved;
+    }
   });
 
   it("says how to install nats-server when it is not on PATH", async () => {
