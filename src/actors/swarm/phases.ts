@@ -31,13 +31,30 @@ export const quantile = (xs: readonly number[], q: number): number => {
 
 const STAGED = new Set(["ActivationsForwarded", "GradientsReturned", "BackwardCompleted"]);
 
-/** Records facts with the time they arrived; `summary` turns them into PhaseTimes. */
+/**
+ * Records facts with the time they arrived; `summary` turns them into PhaseTimes. A lease's times
+ * are folded into per-milestone lists when it completes, so a long run keeps a few numbers per
+ * microbatch, not a map per lease.
+ */
 export const phaseTimer = (): { observe(fact: SwarmFact, atMs: number): void; summary(): PhaseTimes } => {
-  // lease id -> milestone -> first arrival (a redelivered fact keeps the first time)
-  const leases = new Map<string, Map<string, number>>();
-  const completed: string[] = [];
+  // open lease id -> milestone -> first arrival (a redelivered fact keeps the first time)
+  const open = new Map<string, Map<string, number>>();
+  // milestone -> ms from the lease, one per completed lease that had it
+  const since = new Map<string, number[]>();
+  let timed = 0;
   const mergeStarts = new Map<string, number>();
   const mergeMs: number[] = [];
+  const complete = (seen: Map<string, number>): void => {
+    const t0 = seen.get("MicrobatchLeased");
+    if (t0 === undefined) return; // leased before the timer saw it
+    timed += 1;
+    for (const [name, t] of seen) {
+      if (name === "MicrobatchLeased") continue;
+      const xs = since.get(name) ?? [];
+      xs.push(t - t0);
+      since.set(name, xs);
+    }
+  };
   return {
     observe: (fact, at) => {
       if (fact.type === "MergeStarted") {
@@ -54,30 +71,20 @@ export const phaseTimer = (): { observe(fact: SwarmFact, atMs: number): void; su
       const lease = fact.type === "MicrobatchLeased" ? fact.id : typeof p.lease === "string" ? p.lease : undefined;
       if (lease === undefined) return;
       const name = STAGED.has(fact.type) && typeof p.stage === "number" ? `${fact.type}${p.stage}` : fact.type;
-      let seen = leases.get(lease);
+      let seen = open.get(lease);
       if (seen === undefined) {
         seen = new Map();
-        leases.set(lease, seen);
+        open.set(lease, seen);
       }
       if (seen.has(name)) return;
       seen.set(name, at);
-      if (fact.type === "MicrobatchCompleted") completed.push(lease);
+      if (fact.type === "MicrobatchCompleted") {
+        complete(seen);
+        // A fact of this lease delivered again later opens an entry that never completes: it is not timed.
+        open.delete(lease);
+      }
     },
     summary: () => {
-      const since = new Map<string, number[]>();
-      let timed = 0;
-      for (const id of completed) {
-        const seen = leases.get(id);
-        const t0 = seen?.get("MicrobatchLeased");
-        if (seen === undefined || t0 === undefined) continue;
-        timed += 1;
-        for (const [name, t] of seen) {
-          if (name === "MicrobatchLeased") continue;
-          const xs = since.get(name) ?? [];
-          xs.push(t - t0);
-          since.set(name, xs);
-        }
-      }
       const lease = [...since].map(([name, xs]) => ({ name, medianMs: quantile(xs, 0.5) }))
         .sort((a, b) => a.medianMs - b.medianMs || Number(a.name === "MicrobatchCompleted") - Number(b.name === "MicrobatchCompleted") || (a.name < b.name ? -1 : 1));
       return { leases: timed, lease, merges: mergeMs.length, mergeMedianMs: quantile(mergeMs, 0.5), mergeP90Ms: quantile(mergeMs, 0.9) };

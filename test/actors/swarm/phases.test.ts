@@ -22,10 +22,12 @@ describe("phaseTimer", () => {
     const observed: [SwarmFact, number][] = [
       ...lease("L1", 0, { fwd: 30, loss: 90, grad: 91, bwd1: 100, bwd0: 130, done: 133 }),
       ...lease("L2", 50, { fwd: 40, loss: 100, grad: 101, bwd1: 110, bwd0: 140, done: 144 }),
-      ...lease("L3", 100, { fwd: 34, loss: 92, grad: 93, bwd1: 104, bwd0: 128, done: 131 }),
+      // A fact delivered twice keeps its first arrival (L3's forward again, before its completion).
+      ...lease("L3", 100, { fwd: 34, loss: 92, grad: 93, bwd1: 104, bwd0: 128, done: 131 }).flatMap((x, i) =>
+        i === 2 ? [[fact("ActivationsForwarded", "L3-a", { lease: "L3", stage: 0 }), 190] as [SwarmFact, number], x] : [x]),
       // Not completed (reissued): not timed, its forward not counted.
       [fact("MicrobatchLeased", "L4", {}), 200], [fact("ActivationsForwarded", "L4-a", { lease: "L4", stage: 0 }), 900],
-      // A redelivered fact keeps its first arrival.
+      // A fact of a completed lease delivered again: not a lease of its own, and L1 keeps its times.
       [fact("ActivationsForwarded", "L1-a", { lease: "L1", stage: 0 }), 5000],
       // An OptimizerStepped names leases but no single one: not a milestone.
       [fact("OptimizerStepped", "s", { leases: ["L1"], stage: 0 }), 10],
