@@ -11,6 +11,7 @@ import { cryptoReady } from "../src/actors/identity/index.js";
 import { connectNats } from "../src/actors/nats/connection.js";
 import { startEmbeddedNats } from "../src/actors/nats/embedded.js";
 import { startRunFeed } from "../src/actors/swarm/feed.js";
+import { leaseMilestone } from "../src/actors/swarm/phases.js";
 import { DEFAULT_MERGE_EVERY, DEFAULT_MERGE_INTERVAL } from "../src/actors/swarm/run-config.js";
 import { runSwarmSim, type SimOptions } from "../src/actors/swarm/sim-run.js";
 import { arg } from "./events.js";
@@ -32,10 +33,9 @@ const timeline = async (microbatches: number, skip: number): Promise<{ hops: Rec
   try {
     const feed = await startRunFeed(nc, run, "bench-pipeline-watch");
     feed.listen(({ fact }) => {
-      const p = fact.payload as { lease?: string; stage?: number };
-      const lease = fact.type === "MicrobatchLeased" ? fact.id : p.lease;
-      if (lease === undefined) return;
-      const name = fact.type === "ActivationsForwarded" || fact.type === "GradientsReturned" || fact.type === "BackwardCompleted" ? `${fact.type}${p.stage ?? ""}` : fact.type;
+      const m = leaseMilestone(fact);
+      if (m === undefined) return;
+      const { lease, name } = m;
       let at = seen.get(lease);
       if (at === undefined) {
         at = new Map();

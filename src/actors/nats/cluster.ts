@@ -3,7 +3,7 @@
 // --cluster 3` runs, and what tests kill a stream's leader in.
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "./connection.js";
-import { NatsServerFailed, PORT_ATTEMPTS, type EmbeddedNats, type EmbeddedNatsOptions, freePort, portTaken, startEmbeddedNats } from "./embedded.js";
+import { NatsServerFailed, type EmbeddedNats, type EmbeddedNatsOptions, freePort, onFreshPorts, startEmbeddedNats } from "./embedded.js";
 
 export interface EmbeddedCluster {
   /** The nodes' client URLs, comma-separated: what `--nats` takes. */
@@ -38,16 +38,9 @@ const metaLeader = async (monitorPort: number, deadline: number): Promise<void> 
  * knows the JetStream meta leader. A run's streams on it are created with 3 replicas
  * (connection.ts streamReplicas), so they survive the loss of any one node.
  */
-export const startEmbeddedCluster = async (size = 3, options: ClusterOptions = {}): Promise<EmbeddedCluster> => {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startClusterOnce(size, options);
-    } catch (e) {
-      // A port taken between its choice and the bind: every node again, on fresh ports.
-      if (attempt >= PORT_ATTEMPTS || !portTaken(e)) throw e;
-    }
-  }
-};
+export const startEmbeddedCluster = (size = 3, options: ClusterOptions = {}): Promise<EmbeddedCluster> =>
+  // A port taken between its choice and the bind: every node again, on fresh ports.
+  onFreshPorts(() => startClusterOnce(size, options));
 
 type ClusterOptions = Pick<EmbeddedNatsOptions, "readyTimeoutMs" | "inheritOutput" | "args">;
 

@@ -116,7 +116,18 @@ export const freePort = (): Promise<number> =>
 export const portTaken = (e: unknown): boolean => e instanceof NatsServerFailed && e.message.includes("address already in use");
 
 /** How many times a start on chosen free ports is tried when one of them was taken meanwhile. */
-export const PORT_ATTEMPTS = 4;
+const PORT_ATTEMPTS = 4;
+
+/** Runs `start` (which chooses its own free ports) again, up to PORT_ATTEMPTS times, while it fails with a port taken. */
+export const onFreshPorts = async <A>(start: () => Promise<A>): Promise<A> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (attempt >= PORT_ATTEMPTS || !portTaken(e)) throw e;
+    }
+  }
+};
 
 // Every live server, so that the parent's exit or a signal can stop them all.
 const live = new Set<LiveServer>();
@@ -179,15 +190,9 @@ const healthy = async (monitorPort: number): Promise<boolean> => {
  */
 export const startEmbeddedNats = async (options: EmbeddedNatsOptions = {}): Promise<EmbeddedNats> => {
   if (!natsServerAvailable()) throw new NatsServerMissing({ message: INSTALL_HINT });
-  // A cluster node's route port is the caller's: the cluster retries on fresh ports itself.
+  // A given port, or a cluster node's route port, is the caller's (the cluster retries on fresh ports itself).
   const ownPorts = options.port === undefined && options.cluster === undefined;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(options);
-    } catch (e) {
-      if (!ownPorts || attempt >= PORT_ATTEMPTS || !portTaken(e)) throw e;
-    }
-  }
+  return ownPorts ? onFreshPorts(() => startOnce(options)) : startOnce(options);
 };
 
 const startOnce = async (options: EmbeddedNatsOptions): Promise<EmbeddedNats> => {

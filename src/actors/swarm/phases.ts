@@ -32,6 +32,17 @@ export const quantile = (xs: readonly number[], q: number): number => {
 const STAGED = new Set(["ActivationsForwarded", "GradientsReturned", "BackwardCompleted"]);
 
 /**
+ * The lease a fact is a step of and the milestone it is ("ActivationsForwarded0", "LossComputed",
+ * ..., the lease's own "MicrobatchLeased"), or undefined for a fact of no single lease.
+ */
+export const leaseMilestone = (fact: SwarmFact): { readonly lease: string; readonly name: string } | undefined => {
+  const p = fact.payload as { readonly lease?: unknown; readonly stage?: unknown };
+  const lease = fact.type === "MicrobatchLeased" ? fact.id : typeof p.lease === "string" ? p.lease : undefined;
+  if (lease === undefined) return undefined;
+  return { lease, name: STAGED.has(fact.type) && typeof p.stage === "number" ? `${fact.type}${p.stage}` : fact.type };
+};
+
+/**
  * Records facts with the time they arrived; `summary` turns them into PhaseTimes. A lease's times
  * are folded into per-milestone lists when it completes, so a long run keeps a few numbers per
  * microbatch, not a map per lease.
@@ -67,10 +78,9 @@ export const phaseTimer = (): { observe(fact: SwarmFact, atMs: number): void; su
         mergeStarts.delete(fact.payload.merge);
         return;
       }
-      const p = fact.payload as { readonly lease?: unknown; readonly stage?: unknown };
-      const lease = fact.type === "MicrobatchLeased" ? fact.id : typeof p.lease === "string" ? p.lease : undefined;
-      if (lease === undefined) return;
-      const name = STAGED.has(fact.type) && typeof p.stage === "number" ? `${fact.type}${p.stage}` : fact.type;
+      const m = leaseMilestone(fact);
+      if (m === undefined) return;
+      const { lease, name } = m;
       let seen = open.get(lease);
       if (seen === undefined) {
         seen = new Map();
