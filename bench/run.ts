@@ -1,3 +1,5 @@
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296:${GLIBC_TUNABLES} node --import tsx
+// The same malloc settings as bin/swarmline.mjs (see there), so the bench measures what `swarmline` runs.
 // `npm run bench -- NAME [args]`: runs bench/NAME.ts, which measures a baseline and Swarmline in
 // one run, prints the figures and writes bench/results/NAME.json.
 const [name, ...args] = process.argv.slice(2);
