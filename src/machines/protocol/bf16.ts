@@ -24,20 +24,31 @@ export const roundToBf16 = (x: Float32Array): Uint16Array => {
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i] as number;
     // NaN or infinity: no rounding (it would carry into the sign); a NaN keeps a mantissa bit.
-    const code = (b & EXPONENT) === EXPONENT ? (b >>> 16) | ((b & 0x7fffff) !== 0 ? 0x40 : 0) : Math.floor((b + 0x7fff + ((b >>> 16) & 1)) / 0x10000);
+    // Otherwise b + 0x8000 stays below 2^32 (the largest finite b is 0x7f7fffff | sign), so the
+    // shift takes the top 16 bits of the exact sum.
+    const code = (b & EXPONENT) === EXPONENT ? (b >>> 16) | ((b & 0x7fffff) !== 0 ? 0x40 : 0) : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
     codes[i] = code;
-    bits[i] = (code << 16) >>> 0;
+    bits[i] = code << 16;
   }
   return codes;
 };
+
+/** Whether this machine stores a Uint16Array little-endian (every platform Node runs on in practice). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The float32 values of bfloat16 codes stored little-endian in `bytes` (a fresh array). */
 export const widenBf16 = (bytes: Uint8Array): Float32Array => {
   if (bytes.byteLength % 2 !== 0) throw new RangeError(`${bytes.byteLength} bytes is not a bfloat16 vector`);
   const n = bytes.byteLength / 2;
   const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (((bytes[2 * i + 1] as number) << 24) | ((bytes[2 * i] as number) << 16)) >>> 0;
+  if (LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) widenCodes(new Uint16Array(bytes.buffer, bytes.byteOffset, n), out);
+  else for (let i = 0; i < n; i++) out[i] = (((bytes[2 * i + 1] as number) << 24) | ((bytes[2 * i] as number) << 16)) >>> 0;
   return new Float32Array(out.buffer);
+};
+
+/** out[i] = codes[i] << 16: a code is a float32's top half (its own function, so V8 optimizes the loop whole). */
+const widenCodes = (codes: Uint16Array, out: Uint32Array): void => {
+  for (let i = 0; i < codes.length; i++) out[i] = (codes[i] as number) << 16;
 };
 
 /** The little-endian bytes of codes `codes[p.start..p.end)` (a view, no copy). */
