@@ -1,7 +1,7 @@
 // The merge's blob I/O: a miner's snapshot stored as partitions, a reducer's sample-weighted mean
 // (or outer step) of one partition, and a participant fetching the accepted results; each one
 // verifying what it reads and going on without a forged or missing blob.
-import { bf16Bytes, type OuterBasis, partitionBounds, partitionBytesSent, reduceResult, resultParams, roundToBf16, type SnapshotCodec, snapshotBytesPerValue, unpackOuter, widenBf16 } from "../../machines/protocol/index.js";
+import { bf16Bytes, bf16Codes, type OuterBasis, partitionBounds, partitionBytesSent, reduceResult, resultParams, roundToBf16, type SnapshotCodec, snapshotBytesPerValue, unpackOuter } from "../../machines/protocol/index.js";
 import type { ReduceTask } from "../../machines/worker/index.js";
 import { type BlobCorrupt, type BlobMissing, type BlobStore, f32View, findF32, getF32, OWNED, readF32, unlessForged } from "./blob-store.js";
 import type { MinerCompute } from "./compute.js";
@@ -38,13 +38,13 @@ export const storeSnapshot = async (
 };
 
 /**
- * A contributor's partition as float32: its stored bytes widened from bfloat16, or read as float32
- * (no copy); the contributor's own copy is looked up first.
+ * A contributor's partition as the store holds it (no copy; the contributor's own copy is looked up
+ * first): float32 values, or bfloat16 codes that weightedAverage widens a block at a time.
  */
-const contribution = async (blobs: BlobStore, ref: string, codec: SnapshotCodec, writer: string): Promise<Float32Array> => {
+const contribution = async (blobs: BlobStore, ref: string, codec: SnapshotCodec, writer: string): Promise<Float32Array | Uint16Array> => {
   if (codec === "f32") return (await findF32(blobs, ref, { writers: [writer] })) ?? new Float32Array(0);
   const b = await blobs.read(ref, { writers: [writer] });
-  return b === undefined ? new Float32Array(0) : widenBf16(b);
+  return b === undefined ? new Float32Array(0) : bf16Codes(b);
 };
 
 /**

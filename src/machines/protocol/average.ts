@@ -5,12 +5,19 @@
 // also takes the outer Nesterov step on its partition, from the stage's previous merge result.
 import { byCodeUnit } from "./rng.js";
 
-/** One contributor's copy of a partition, weighted by the samples it trained on since the last merge. */
+/**
+ * One contributor's copy of a partition, weighted by the samples it trained on since the last
+ * merge: float32 values, or bfloat16 codes (a run sending bfloat16 snapshots), each the top half
+ * of a float32, read as that float32 (widenBf16's values, without a widened copy of the partition).
+ */
 export interface Contribution {
   readonly miner: string;
   readonly samples: number;
-  readonly data: Float32Array;
+  readonly data: Float32Array | Uint16Array;
 }
+
+/** Elements widened at a time from bfloat16 codes into a scratch block (16 KiB of float32). */
+const BLOCK = 4096;
 
 /**
  * sum_k w_k x_k / sum_k w_k, element-wise, contributors taken in miner-id order, each element
@@ -31,24 +38,52 @@ export const weightedAverage = (contributions: readonly Contribution[]): Float32
     total += c.samples;
   }
   if (!(total > 0)) throw new RangeError("total weight must be positive");
-  // One pass per element, contributors in order: the same float64 sum (0 + w0·x0 + w1·x1 + ...)
-  // as a running accumulator per contributor, without a float64 buffer (~3x faster, same bytes).
   const out = new Float32Array(n);
-  const xs = sorted.map((c) => c.data);
   const ws = sorted.map((c) => c.samples);
+  const datas = sorted.map((c) => c.data);
+  if (datas.every((x) => x instanceof Float32Array)) {
+    accumulate(datas as Float32Array[], ws, total, out, 0);
+    return out;
+  }
+  // bfloat16 codes are widened a block at a time into scratch (the same float32 values widenBf16
+  // gives, so the same bytes), each block then averaged as float32 contributions are.
+  const scratch = datas.map(() => new Uint32Array(Math.min(BLOCK, n)));
+  const widened = scratch.map((s) => new Float32Array(s.buffer));
+  for (let start = 0; start < n; start += BLOCK) {
+    const len = Math.min(n, start + BLOCK) - start;
+    const block = datas.map((x, j) => {
+      if (x instanceof Float32Array) return x.subarray(start, start + len);
+      widenInto(x, start, (scratch[j] as Uint32Array).subarray(0, len));
+      return (widened[j] as Float32Array).subarray(0, len);
+    });
+    accumulate(block, ws, total, out, start);
+  }
+  return out;
+};
+
+/** s[i] = codes[start + i] << 16: a code's float32 bits (its own function, so V8 optimizes the loop whole). */
+const widenInto = (codes: Uint16Array, start: number, s: Uint32Array): void => {
+  for (let i = 0; i < s.length; i++) s[i] = (codes[start + i] as number) << 16;
+};
+
+/**
+ * out[at + i] = (0 + w0·x0[i] + w1·x1[i] + ...) / total, contributors in order: one pass per element
+ * with a float64 running sum, without a float64 buffer (~3x faster than one, same bytes).
+ */
+const accumulate = (xs: readonly Float32Array[], ws: readonly number[], total: number, out: Float32Array, at: number): void => {
+  const n = (xs[0] as Float32Array).length;
   const k = xs.length;
   if (k === 2) {
     const [x0, x1] = xs as [Float32Array, Float32Array];
     const [w0, w1] = ws as [number, number];
-    for (let i = 0; i < n; i++) out[i] = (0 + w0 * (x0[i] as number) + w1 * (x1[i] as number)) / total;
-    return out;
+    for (let i = 0; i < n; i++) out[at + i] = (0 + w0 * (x0[i] as number) + w1 * (x1[i] as number)) / total;
+    return;
   }
   for (let i = 0; i < n; i++) {
     let acc = 0;
     for (let j = 0; j < k; j++) acc += (ws[j] as number) * ((xs[j] as Float32Array)[i] as number);
-    out[i] = acc / total;
+    out[at + i] = acc / total;
   }
-  return out;
 };
 
 /** DiLoCo's outer optimizer (Douillard et al. 2023): Nesterov momentum on the pseudo-gradient. */

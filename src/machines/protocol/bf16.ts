@@ -46,6 +46,19 @@ export const widenBf16 = (bytes: Uint8Array): Float32Array => {
   return new Float32Array(out.buffer);
 };
 
+/**
+ * The bfloat16 codes stored little-endian in `bytes`: a view when this machine is little-endian and
+ * the bytes are 2-aligned (read-only then: they are the caller's), else a copy.
+ */
+export const bf16Codes = (bytes: Uint8Array): Uint16Array => {
+  if (bytes.byteLength % 2 !== 0) throw new RangeError(`${bytes.byteLength} bytes is not a bfloat16 vector`);
+  const n = bytes.byteLength / 2;
+  if (LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+  const codes = new Uint16Array(n);
+  for (let i = 0; i < n; i++) codes[i] = (bytes[2 * i] as number) | ((bytes[2 * i + 1] as number) << 8);
+  return codes;
+};
+
 /** out[i] = codes[i] << 16: a code is a float32's top half (its own function, so V8 optimizes the loop whole). */
 const widenCodes = (codes: Uint16Array, out: Uint32Array): void => {
   for (let i = 0; i < codes.length; i++) out[i] = (codes[i] as number) << 16;

@@ -8,5 +8,5 @@ export {
   adoptPartition, digestBytes, f32Bytes, outerStep, packOuter, reduceResult, resultParams, unpackOuter, weightedAverage, type Contribution, type OuterBasis, type OuterRule,
 } from "./average.js";
 export { mergeTraffic, type MergeTraffic, partitionBytesSent } from "./traffic.js";
-export { bf16Bytes, roundToBf16, snapshotBytesPerValue, type SnapshotCodec, widenBf16 } from "./bf16.js";
+export { bf16Bytes, bf16Codes, roundToBf16, snapshotBytesPerValue, type SnapshotCodec, widenBf16 } from "./bf16.js";
 export { globalStep, localStepLr, lrScheduleOf, MAX_DEFERRED, MAX_MERGE_STRETCH, mergeInterval, scheduledLr, type LrSchedule } from "./lr.js";

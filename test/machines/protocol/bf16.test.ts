@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bf16Bytes, partitionBounds, roundToBf16, widenBf16 } from "../../../src/machines/protocol/index.js";
+import { bf16Bytes, bf16Codes, partitionBounds, roundToBf16, weightedAverage, widenBf16 } from "../../../src/machines/protocol/index.js";
 
 /** Reference rounding through float64: the nearest bfloat16 value, ties to the even code. */
 const reference = (v: number): number => {
@@ -63,5 +63,35 @@ describe("bfloat16 snapshots", () => {
 
   it("refuses an odd byte count", () => {
     expect(() => widenBf16(new Uint8Array(3))).toThrow(RangeError);
+    expect(() => bf16Codes(new Uint8Array(3))).toThrow(RangeError);
+  });
+
+  it("reads codes from unaligned bytes as from aligned ones", () => {
+    const codes = roundToBf16(Float32Array.from([1.5, -3.25, 7e-3, 1e30]));
+    const odd = new Uint8Array(codes.byteLength + 1);
+    odd.set(new Uint8Array(codes.buffer), 1);
+    expect(Array.from(bf16Codes(odd.subarray(1)))).toEqual(Array.from(codes));
+    expect(bf16Codes(new Uint8Array(codes.buffer)).buffer).toBe(codes.buffer);
+  });
+
+  it("averages bfloat16 codes to the bytes of averaging their widened float32 values, mixed with float32 contributors, across blocks", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9_000 }), fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 50 })), { minLength: 1, maxLength: 4 }), fc.integer(),
+        (n, who, seed) => {
+          let s = seed | 0;
+          const next = (): number => ((s = (Math.imul(s, 1103515245) + 12345) | 0) / 2 ** 31) * 3;
+          const cs = who.map(([bf16, samples], k) => {
+            const x = Float32Array.from({ length: n }, next);
+            const codes = roundToBf16(x);
+            return { miner: `m${k}`, samples, bf16, codes, x };
+          });
+          const widened = weightedAverage(cs.map((c) => ({ miner: c.miner, samples: c.samples, data: c.bf16 ? widenBf16(new Uint8Array(c.codes.buffer)) : c.x })));
+          const direct = weightedAverage(cs.map((c) => ({ miner: c.miner, samples: c.samples, data: c.bf16 ? c.codes : c.x })));
+          return Buffer.from(direct.buffer).equals(Buffer.from(widened.buffer));
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });
