@@ -3,6 +3,7 @@
 // identical bytes and their result hashes can be compared (DESIGN "Merging"; hivemind averages
 // in arrival order and so cannot compare reducers). With an outer optimizer (DiLoCo) the reducer
 // also takes the outer Nesterov step on its partition, from the stage's previous merge result.
+import { widenCodesInto } from "./bf16.js";
 import { byCodeUnit } from "./rng.js";
 
 /**
@@ -53,17 +54,12 @@ export const weightedAverage = (contributions: readonly Contribution[]): Float32
     const len = Math.min(n, start + BLOCK) - start;
     const block = datas.map((x, j) => {
       if (x instanceof Float32Array) return x.subarray(start, start + len);
-      widenInto(x, start, (scratch[j] as Uint32Array).subarray(0, len));
+      widenCodesInto(x, start, (scratch[j] as Uint32Array).subarray(0, len));
       return (widened[j] as Float32Array).subarray(0, len);
     });
     accumulate(block, ws, total, out, start);
   }
   return out;
-};
-
-/** s[i] = codes[start + i] << 16: a code's float32 bits (its own function, so V8 optimizes the loop whole). */
-const widenInto = (codes: Uint16Array, start: number, s: Uint32Array): void => {
-  for (let i = 0; i < s.length; i++) s[i] = (codes[start + i] as number) << 16;
 };
 
 /**

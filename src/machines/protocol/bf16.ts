@@ -38,11 +38,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The float32 values of bfloat16 codes stored little-endian in `bytes` (a fresh array). */
 export const widenBf16 = (bytes: Uint8Array): Float32Array => {
-  if (bytes.byteLength % 2 !== 0) throw new RangeError(`${bytes.byteLength} bytes is not a bfloat16 vector`);
-  const n = bytes.byteLength / 2;
-  const out = new Uint32Array(n);
-  if (LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) widenCodes(new Uint16Array(bytes.buffer, bytes.byteOffset, n), out);
-  else for (let i = 0; i < n; i++) out[i] = (((bytes[2 * i + 1] as number) << 24) | ((bytes[2 * i] as number) << 16)) >>> 0;
+  const codes = bf16Codes(bytes);
+  const out = new Uint32Array(codes.length);
+  widenCodesInto(codes, 0, out);
   return new Float32Array(out.buffer);
 };
 
@@ -59,9 +57,12 @@ export const bf16Codes = (bytes: Uint8Array): Uint16Array => {
   return codes;
 };
 
-/** out[i] = codes[i] << 16: a code is a float32's top half (its own function, so V8 optimizes the loop whole). */
-const widenCodes = (codes: Uint16Array, out: Uint32Array): void => {
-  for (let i = 0; i < codes.length; i++) out[i] = (codes[i] as number) << 16;
+/**
+ * out[i] = codes[start + i] << 16 for every i of `out`: a code is a float32's top half, so these are
+ * its float32 bits (its own function, so V8 optimizes the loop whole).
+ */
+export const widenCodesInto = (codes: Uint16Array, start: number, out: Uint32Array): void => {
+  for (let i = 0; i < out.length; i++) out[i] = (codes[start + i] as number) << 16;
 };
 
 /** The little-endian bytes of codes `codes[p.start..p.end)` (a view, no copy). */
